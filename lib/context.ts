@@ -1,0 +1,143 @@
+/**
+ * Contexts and interface tokens: the port of nevow/context.py and the few
+ * interfaces of nevow/inevow.py that rendering relies on.
+ *
+ * A context is one link of a chain. Each link may remember objects under an
+ * interface token and may carry slot fillings; `locate` and `locateSlotData`
+ * walk outward along `parent` until they find one. The flattener makes a new
+ * link only where a tag needs one (data, render or slots), and never mutates a
+ * link after it has moved past it.
+ */
+import type { Tag } from './stan.js';
+
+/** A typed key under which a context remembers an object. */
+export interface Interface<T> {
+  readonly name: string;
+  /** Phantom field carrying the remembered type; never set. */
+  readonly __type?: T;
+}
+
+/** Makes a new interface token. Two calls make two distinct tokens. */
+export function iface<T>(name: string): Interface<T> {
+  return Object.freeze({ name });
+}
+
+/** Raised by `locate` when no context on the chain remembers the interface. */
+export class KeyError extends Error {
+  override name = 'KeyError';
+  constructor(readonly key: string) {
+    super(`no ${key} remembered in this context chain`);
+  }
+}
+
+// The object types are kept loose here so this module does not depend on
+// rend.ts or appserver.ts; those modules narrow them where they use them.
+/** The current request (a NevowRequest, or a FakeRequest in tests). */
+export const IRequest = iface<any>('IRequest');
+/** The data in scope for the current tag. */
+export const IData = iface<unknown>('IData');
+/** The Fragment or Page whose document is being rendered. */
+export const IRenderer = iface<any>('IRenderer');
+/** Resolves directive names to renderers (`render_<name>`). */
+export const IRendererFactory = iface<any>('IRendererFactory');
+/** Resolves macro names (`macro_<name>`). */
+export const IMacroFactory = iface<any>('IMacroFactory');
+/** The resource (Page) being served. */
+export const IResource = iface<any>('IResource');
+/** The path segments consumed so far by traversal. */
+export const ICurrentSegments = iface<readonly string[]>('ICurrentSegments');
+/** The path segments still to be consumed by traversal. */
+export const IRemainingSegments = iface<readonly string[]>('IRemainingSegments');
+/** The site serving the request. */
+export const ISite = iface<any>('ISite');
+
+const NOT_FOUND: unique symbol = Symbol('notFound');
+
+/** One link of the context chain (nevow.context.WovenContext). */
+export class WovenContext {
+  /** The outer context, or null at the root. */
+  readonly parent: WovenContext | null;
+  /** The tag this context was made for, if any. */
+  tag: Tag | null;
+  // Both maps are created lazily: most links remember nothing.
+  #remembered: Map<Interface<unknown>, unknown> | undefined;
+  #slots: Map<string, unknown> | undefined;
+
+  constructor(parent: WovenContext | null = null, tag: Tag | null = null) {
+    this.parent = parent;
+    this.tag = tag;
+  }
+
+  /** Remembers `obj` under `key` on this link. Returns this context. */
+  remember<T>(obj: T, key: Interface<T>): this {
+    (this.#remembered ??= new Map()).set(key, obj);
+    return this;
+  }
+
+  /** The nearest remembered object for `key`; throws KeyError when absent. */
+  locate<T>(key: Interface<T>): T {
+    const found = this.lookup(key, NOT_FOUND);
+    if (found === NOT_FOUND) throw new KeyError(key.name);
+    return found as T;
+  }
+
+  /** Like `locate`, but returns `fallback` instead of throwing. */
+  lookup<T, D>(key: Interface<T>, fallback: D): T | D {
+    for (let c: WovenContext | null = this; c !== null; c = c.parent) {
+      const m = c.#remembered;
+      if (m !== undefined && m.has(key)) return m.get(key) as T;
+    }
+    return fallback;
+  }
+
+  /** Fills slot `name` for every slot rendered inside this context. */
+  fillSlots(name: string, value: unknown): this {
+    (this.#slots ??= new Map()).set(name, value);
+    return this;
+  }
+
+  /**
+   * The filling of slot `name`, searched outward: on each link its own
+   * fillings first, then its tag's. Throws KeyError when nothing fills it.
+   */
+  locateSlotData(name: string): unknown {
+    const found = this.lookupSlotData(name, NOT_FOUND);
+    if (found === NOT_FOUND) throw new KeyError(`slot '${name}'`);
+    return found;
+  }
+
+  /** Like `locateSlotData`, but returns `fallback` when unfilled. */
+  lookupSlotData<D>(name: string, fallback: D): unknown {
+    for (let c: WovenContext | null = this; c !== null; c = c.parent) {
+      const own = c.#slots;
+      if (own !== undefined && own.has(name)) return own.get(name);
+      const tagSlots = c.tag?.slotData;
+      if (tagSlots != null && tagSlots.has(name)) return tagSlots.get(name);
+    }
+    return fallback;
+  }
+}
+
+/** The context of a page being rendered; remembers the page as IResource. */
+export class PageContext extends WovenContext {
+  constructor(parent: WovenContext | null, readonly resource: unknown) {
+    super(parent);
+    this.remember(resource, IResource);
+  }
+}
+
+/** The context of one request; remembers the request as IRequest. */
+export class RequestContext extends WovenContext {
+  constructor(parent: WovenContext | null = null, readonly request: unknown) {
+    super(parent);
+    this.remember(request, IRequest);
+  }
+}
+
+/** The outermost context of a site; remembers the site as ISite. */
+export class SiteContext extends WovenContext {
+  constructor(parent: WovenContext | null = null, readonly site: unknown) {
+    super(parent);
+    this.remember(site, ISite);
+  }
+}

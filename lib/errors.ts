@@ -1,0 +1,53 @@
+/**
+ * Error classes shared by the flattener, the fragments and the loaders.
+ * Each failure has its own class so applications can tell them apart.
+ */
+import { describeTag, type Tag } from './stan.js';
+
+/** A `render` directive names no `render_<name>` on the fragment. */
+export class MissingRenderMethod extends Error {
+  override name = 'MissingRenderMethod';
+  constructor(readonly renderName: string, readonly className: string) {
+    super(`no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}`);
+  }
+}
+
+/** A `data` directive names no `data_<name>` and no key of the data in scope. */
+export class DataNotFound extends Error {
+  override name = 'DataNotFound';
+  constructor(readonly dataName: string, readonly className: string) {
+    super(`no data '${dataName}' (data_${dataName.split(' ')[0]}) on ${className}, nor a key '${dataName}' in the data in scope`);
+  }
+}
+
+/** A `macro` names no `macro_<name>` on the fragment. */
+export class MissingMacroMethod extends Error {
+  override name = 'MissingMacroMethod';
+  constructor(readonly macroName: string, readonly className: string) {
+    super(`no macro '${macroName}' (macro_${macroName}) on ${className}`);
+  }
+}
+
+/** A slot was rendered with no filling and no default. */
+export class UnfilledSlot extends Error {
+  override name = 'UnfilledSlot';
+  constructor(readonly slotName: string) {
+    super(`slot '${slotName}' was never filled and has no default`);
+  }
+}
+
+/**
+ * An error raised while flattening. `cause` is the original error, `roots`
+ * the tags being rendered when it happened, outermost first.
+ */
+export class FlattenerError extends Error {
+  override name = 'FlattenerError';
+  constructor(
+    override readonly cause: unknown,
+    readonly roots: readonly Tag[],
+  ) {
+    const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    const path = roots.length > 0 ? `\n  while rendering ${roots.map(describeTag).join(' → ')}` : '';
+    super(what + path, { cause });
+  }
+}

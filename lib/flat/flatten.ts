@@ -1,0 +1,521 @@
+/**
+ * The flattener: the port of nevow/flat/ten.py and nevow/flat/flatstan.py.
+ *
+ * One loop over an explicit stack of frames (as twisted.web's
+ * `_flattenTree`): a frame walks one list (children, precompiled parts, a
+ * renderer's result) or one iterator, in one context and one escaping mode.
+ * Deep trees cannot overflow the JavaScript stack, a tree without promises
+ * flattens without touching the microtask queue, and when a promise is met
+ * everything produced so far goes to the writer before waiting on it.
+ *
+ * The same loop precompiles: with `precompile` set, dynamic nodes are not
+ * evaluated but emitted as parts of a `Compiled` run, between the strings of
+ * the static markup around them.
+ */
+import {
+  IData,
+  IMacroFactory,
+  IRenderer,
+  IRendererFactory,
+  WovenContext,
+} from '../context.js';
+import {
+  CData,
+  Comment,
+  Compiled,
+  Directive,
+  Entity,
+  Hole,
+  RAW_TEXT_ELEMENTS,
+  RENDER,
+  Slot,
+  Tag,
+  VOID_ELEMENTS,
+  Xml,
+  type Renderable,
+} from '../stan.js';
+import {
+  DataNotFound,
+  FlattenerError,
+  MissingMacroMethod,
+  MissingRenderMethod,
+  UnfilledSlot,
+} from '../errors.js';
+import { badName, escapeAttribute, escapeText, guardCData, guardComment, rawTextProblem } from './escape.js';
+
+/** Escaping modes of a frame. */
+export const TEXT = 0;
+export const ATTRIBUTE = 1;
+export const RAWTEXT = 2;
+
+const LIST = 0;
+const ITER = 1;
+const ASYNC_ITER = 2;
+
+class Frame {
+  index = 0;
+  constructor(
+    readonly kind: number,
+    readonly items: readonly unknown[] | null,
+    readonly iter: Iterator<unknown> | AsyncIterator<unknown> | null,
+    readonly ctx: WovenContext,
+    readonly mode: number,
+    /** Strings in `items` are finished markup (a Compiled run). */
+    readonly raw: boolean,
+    /** Markup written when the frame is done (a closing tag, a quote). */
+    readonly close: string,
+    /** The tag this frame renders, for error messages; the raw-text element in RAWTEXT mode. */
+    readonly tag: Tag | null,
+  ) {}
+}
+
+const NOT_FOUND = Symbol('notFound');
+
+/** The `this` of a render or data function: the Fragment or Page in scope. */
+function owner(ctx: WovenContext): unknown {
+  return ctx.lookup(IRenderer, undefined);
+}
+
+function className(obj: unknown): string {
+  if (obj === null || obj === undefined) return 'no Fragment or Page (nothing remembered as IRendererFactory)';
+  return (obj as object).constructor?.name ?? typeof obj;
+}
+
+/** Splits a parameterised directive `"name a,b"` into its name and arguments. */
+export function parseDirective(spec: string): [string, string[]] {
+  const sp = spec.indexOf(' ');
+  if (sp === -1) return [spec, []];
+  return [spec.slice(0, sp), spec.slice(sp + 1).split(',').map((a) => a.trim())];
+}
+
+/** A value that `directive(key)` can look into: plain object, Map or array. */
+function containerChild(container: unknown, key: string): unknown {
+  if (container instanceof Map) return container.has(key) ? container.get(key) : NOT_FOUND;
+  if (Array.isArray(container)) {
+    const i = Number(key);
+    return Number.isInteger(i) && i >= 0 && i < container.length ? container[i] : NOT_FOUND;
+  }
+  if (container !== null && typeof container === 'object') {
+    const p = Object.getPrototypeOf(container);
+    if ((p === Object.prototype || p === null) && Object.prototype.hasOwnProperty.call(container, key)) {
+      return (container as Record<string, unknown>)[key];
+    }
+  }
+  return NOT_FOUND;
+}
+
+/**
+ * The value of `data` special `spec` for a tag whose enclosing data is
+ * `current`: a directive names `data_<name>` on the fragment in scope, else a
+ * key of `current`, else a key of the fragment's `original`.
+ */
+export function resolveData(spec: unknown, ctx: WovenContext, current: unknown): unknown {
+  if (spec instanceof Directive) {
+    const factory = ctx.lookup(IRendererFactory, undefined) as any;
+    const [name, args] = parseDirective(spec.name);
+    const method = factory?.['data_' + name];
+    if (typeof method === 'function') {
+      // A parameterised data method returns the accessor to call.
+      const accessor = args.length > 0 ? method.apply(factory, args) : method;
+      return typeof accessor === 'function' ? accessor.call(factory, ctx, current) : accessor;
+    }
+    let found = containerChild(current, spec.name);
+    if (found === NOT_FOUND && factory !== undefined) found = containerChild(factory.original, spec.name);
+    if (found === NOT_FOUND) throw new DataNotFound(spec.name, className(factory));
+    return found;
+  }
+  if (typeof spec === 'function') return spec.call(owner(ctx), ctx, current);
+  return spec;
+}
+
+/** The render function named or given by a tag's `render` special. */
+function resolveRenderer(spec: unknown, ctx: WovenContext): Function {
+  if (typeof spec === 'function') return spec;
+  const name = spec instanceof Directive ? spec.name : typeof spec === 'string' ? spec : null;
+  if (name === null) throw new TypeError(`a render special must be a function, a string or a directive, not ${typeName(spec)}`);
+  const factory = ctx.lookup(IRendererFactory, undefined) as any;
+  if (factory === undefined || typeof factory.renderer !== 'function') throw new MissingRenderMethod(name, className(factory));
+  return factory.renderer(ctx, name);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'Object (null prototype)';
+}
+
+function isThenable(v: any): v is PromiseLike<unknown> {
+  return typeof v.then === 'function';
+}
+
+/** Flattening state: the stack, the markup not yet written, and the sink. */
+class Flattener {
+  readonly stack: Frame[] = [];
+  buf = '';
+  /** The tag whose data or renderer is being evaluated, for error paths. */
+  current: Tag | null = null;
+  /** Set when precompiling: dynamic nodes are collected here instead of evaluated. */
+  readonly parts: unknown[] | null;
+
+  constructor(
+    root: unknown,
+    ctx: WovenContext,
+    readonly writer: ((chunk: string) => void) | null,
+    readonly sync: boolean,
+    precompile = false,
+  ) {
+    this.parts = precompile ? [] : null;
+    this.stack.push(new Frame(LIST, [root], null, ctx, TEXT, false, '', null));
+  }
+
+  flush(): void {
+    if (this.buf.length === 0) return;
+    if (this.parts !== null) this.parts.push(this.buf);
+    else this.writer!(this.buf);
+    this.buf = '';
+  }
+
+  /** Runs until done (returns undefined) or until it must wait (returns the promise of the rest). */
+  run(): Promise<void> | undefined {
+    const stack = this.stack;
+    try {
+      while (stack.length > 0) {
+        const f = stack[stack.length - 1]!;
+        let item: unknown;
+        if (f.kind === LIST) {
+          const items = f.items!;
+          if (f.index >= items.length) {
+            stack.pop();
+            if (f.close.length > 0) this.buf += f.close;
+            continue;
+          }
+          item = items[f.index++];
+          if (typeof item === 'string') {
+            if (f.raw) this.buf += item;
+            else this.text(item, f);
+            continue;
+          }
+        } else if (f.kind === ITER) {
+          const r = (f.iter as Iterator<unknown>).next();
+          if (r.done) {
+            stack.pop();
+            continue;
+          }
+          item = r.value;
+        } else {
+          if (this.sync) throw new TypeError('flattenSync met an async iterable');
+          this.flush();
+          const next = (f.iter as AsyncIterator<unknown>).next();
+          return Promise.resolve(next).then((r) => {
+            if (r.done) stack.pop();
+            else this.push([r.value], f.ctx, f.mode, false, '', f.tag);
+            return this.run();
+          }, (e) => this.fail(e));
+        }
+        const wait = this.item(item, f);
+        if (wait !== undefined) return wait;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+    this.flush();
+    return undefined;
+  }
+
+  fail(e: unknown): never {
+    if (e instanceof FlattenerError) throw e;
+    const roots: Tag[] = [];
+    for (const f of this.stack) if (f.tag !== null && roots[roots.length - 1] !== f.tag) roots.push(f.tag);
+    if (this.current !== null && roots[roots.length - 1] !== this.current) roots.push(this.current);
+    throw new FlattenerError(e, roots);
+  }
+
+  push(items: readonly unknown[], ctx: WovenContext, mode: number, raw: boolean, close: string, tag: Tag | null): void {
+    this.stack.push(new Frame(LIST, items, null, ctx, mode, raw, close, tag));
+  }
+
+  text(s: string, f: Frame): void {
+    if (f.mode === TEXT) this.buf += escapeText(s);
+    else if (f.mode === ATTRIBUTE) this.buf += escapeAttribute(s);
+    else {
+      const problem = rawTextProblem(s, f.tag!.tagName);
+      if (problem !== null) throw new Error(problem);
+      this.buf += s;
+    }
+  }
+
+  /** A dynamic node met while precompiling: kept as a part, wrapped by the mode it sits in. */
+  keep(node: unknown, f: Frame): undefined {
+    this.flush();
+    this.parts!.push(f.mode === TEXT ? node : new Hole(f.mode, f.tag?.tagName ?? '', node));
+  }
+
+  /** Flattens one non-string item of frame `f`. Returns a promise when it must wait. */
+  item(item: unknown, f: Frame): Promise<void> | undefined {
+    switch (typeof item) {
+      case 'number':
+      case 'bigint':
+        this.buf += String(item);
+        return;
+      case 'boolean':
+        this.buf += item ? 'true' : 'false';
+        return;
+      case 'undefined':
+        return;
+      case 'string':
+        this.text(item, f);
+        return;
+      case 'function':
+        if (this.parts !== null) return this.keep(item, f);
+        this.push([item.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
+        return;
+      case 'object':
+        break;
+      default:
+        throw new TypeError(`cannot flatten a ${typeof item}: ${String(item)}`);
+    }
+    if (item === null) return;
+    if (item instanceof Tag) return this.tag(item, f);
+    if (item instanceof Compiled) {
+      this.push(item.parts, f.ctx, f.mode, true, '', f.tag);
+      return;
+    }
+    if (Array.isArray(item)) {
+      this.push(item, f.ctx, f.mode, false, '', f.tag);
+      return;
+    }
+    if (item instanceof Slot) {
+      if (this.parts !== null) return this.keep(item, f);
+      let v = f.ctx.lookupSlotData(item.name, NOT_FOUND);
+      if (v === NOT_FOUND) {
+        if (!item.hasDefault) throw new UnfilledSlot(item.name);
+        v = item.default_;
+      }
+      this.push([v], f.ctx, f.mode, false, '', f.tag);
+      return;
+    }
+    if (item instanceof Hole) {
+      this.push([item.value], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
+      return;
+    }
+    if (item instanceof Xml) {
+      this.buf += item.content;
+      return;
+    }
+    if (item instanceof Entity) {
+      this.buf += item.num === 38 || item.num === 60 || item.num === 62 || item.num === 34 ? `&${item.name};` : `&#${item.num};`;
+      return;
+    }
+    if (item instanceof Directive) {
+      if (this.parts !== null) return this.keep(item, f);
+      // A bare directive among children names a renderer, as in Nevow.
+      const fn = resolveRenderer(item, f.ctx);
+      this.push([fn.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
+      return;
+    }
+    if (item instanceof Comment || item instanceof CData) {
+      if (f.mode !== TEXT) throw new TypeError(`a ${typeName(item)} cannot appear inside an attribute value or <${f.tag?.tagName}>`);
+      this.buf += item instanceof Comment ? `<!--${guardComment(item.text)}-->` : `<![CDATA[${guardCData(item.text)}]]>`;
+      return;
+    }
+    if (item instanceof WovenContext) {
+      // A context renders its tag inside itself (nevow's ContextSerializer).
+      this.push([item.tag], item, f.mode, false, '', f.tag);
+      return;
+    }
+    if (this.parts !== null && (isThenable(item) || RENDER in item || Symbol.asyncIterator in item)) return this.keep(item, f);
+    if (RENDER in item) {
+      this.push([(item as any)[RENDER](f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
+      return;
+    }
+    if (isThenable(item)) {
+      if (this.sync) throw new TypeError('flattenSync met a Promise');
+      this.flush();
+      return Promise.resolve(item).then((v) => {
+        this.push([v], f.ctx, f.mode, false, '', f.tag);
+        return this.run();
+      }, (e) => this.fail(e));
+    }
+    if (Symbol.iterator in item) {
+      this.stack.push(new Frame(ITER, null, (item as Iterable<unknown>)[Symbol.iterator](), f.ctx, f.mode, false, '', f.tag));
+      return;
+    }
+    if (Symbol.asyncIterator in item) {
+      this.stack.push(new Frame(ASYNC_ITER, null, (item as AsyncIterable<unknown>)[Symbol.asyncIterator](), f.ctx, f.mode, false, '', f.tag));
+      return;
+    }
+    throw new TypeError(`cannot flatten a ${typeName(item)}: it is not a renderable (give it a [RENDER] method or render it to a string)`);
+  }
+
+  /** Flattens a tag (nevow's TagSerializer). */
+  tag(t: Tag, f: Frame): Promise<void> | undefined {
+    if (t.pattern !== undefined) {
+      // Patterns are not rendered in place; precompiling keeps them for pattern search.
+      if (this.parts !== null) this.keep(t, f);
+      return;
+    }
+    if (f.mode === ATTRIBUTE) throw new TypeError(`tag <${t.tagName}> cannot be rendered inside an attribute value`);
+    if (t.render === undefined && t.data === undefined && t.macro === undefined && t.slotData === null) {
+      this.markup(t, f.ctx, f.mode);
+      return;
+    }
+    if (this.parts !== null) return this.keepTag(t, f);
+    if (t.macro !== undefined) return this.macro(t, f);
+    // A tag with specials or slot fillings gets its own context, unless it
+    // is the tag of the context it is met in (a renderer returned ctx.tag).
+    const ctx = f.ctx.tag === t ? f.ctx : new WovenContext(f.ctx, t);
+    if (t.data === undefined) return this.rendered(t, ctx, f.mode);
+    this.current = t;
+    const value = resolveData(t.data, ctx, ctx.lookup(IData, undefined));
+    this.current = null;
+    if (value === null || typeof value !== 'object' || !isThenable(value)) {
+      ctx.remember(value, IData);
+      return this.rendered(t, ctx, f.mode);
+    }
+    if (this.sync) throw new TypeError('flattenSync met a Promise (from data)');
+    this.flush();
+    return Promise.resolve(value).then((v) => {
+      ctx.remember(v, IData);
+      this.rendered(t, ctx, f.mode);
+      return this.run();
+    }, (e) => {
+      this.current = t;
+      return this.fail(e);
+    });
+  }
+
+  /** A tag whose data is in scope: call its renderer, or write its markup. */
+  rendered(t: Tag, ctx: WovenContext, mode: number): undefined {
+    if (t.render === undefined) {
+      this.markup(t, ctx, mode);
+      return;
+    }
+    // The renderer gets a copy without specials, so that returning
+    // ctx.tag renders the tag itself rather than calling it again.
+    const copy = t.clone(false);
+    copy.render = copy.data = undefined;
+    ctx.tag = copy;
+    this.current = t;
+    const fn = resolveRenderer(t.render, ctx);
+    const result = fn.call(owner(ctx), ctx, ctx.lookup(IData, undefined));
+    this.current = null;
+    this.push([result], ctx, mode, false, '', t);
+    return;
+  }
+
+  /** Writes a tag's markup: open tag, then its children in a frame of their own. */
+  markup(t: Tag, ctx: WovenContext, mode: number): undefined {
+    const name = t.tagName;
+    if (name === '') {
+      this.push(t.children, ctx, mode, false, '', t);
+      return;
+    }
+    if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
+    const empty = t.children.length === 0;
+    const close = empty ? (VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`) : `</${name}>`;
+    if (!empty) this.push(t.children, ctx, RAW_TEXT_ELEMENTS.has(name) ? RAWTEXT : TEXT, false, close, t);
+    // Attribute values: strings inline; anything else becomes a Hole in a
+    // frame on top of the children's, so the open tag is finished first.
+    let open = '<' + name;
+    let dynamic: unknown[] | null = null;
+    const attrs = t.attributes;
+    for (const k in attrs) {
+      const v = attrs[k];
+      if (v === null || v === undefined) continue;
+      if (badName(k)) throw new TypeError(`invalid attribute name ${JSON.stringify(k)} on <${name}>`);
+      if (typeof v === 'string') open += ` ${k}="${escapeAttribute(v)}"`;
+      else if (typeof v === 'number') open += ` ${k}="${v}"`;
+      else if (typeof v === 'boolean') open += ` ${k}="${v ? 'true' : 'false'}"`;
+      else {
+        (dynamic ??= []).push(open + ` ${k}="`, new Hole(ATTRIBUTE, name, v));
+        open = '"';
+      }
+    }
+    open += empty ? close : '>';
+    if (dynamic === null) this.buf += open;
+    else {
+      dynamic.push(open);
+      this.push(dynamic, ctx, TEXT, true, '', t);
+    }
+  }
+
+  /** Precompiling a tag with specials or slot fillings: keep it, with its children precompiled. */
+  keepTag(t: Tag, f: Frame): undefined {
+    const copy = t.clone(false);
+    const nested = new WovenContext(null);
+    const macros = f.ctx.lookup(IMacroFactory, undefined);
+    if (macros !== undefined) nested.remember(macros, IMacroFactory);
+    if (t.macro === undefined) copy.children = [precompile(t.children, nested)];
+    this.keep(copy, f);
+    return undefined;
+  }
+
+  /** A tag with a macro is replaced by what `macro_<name>` returns (nevow's MacroSerializer). */
+  macro(t: Tag, f: Frame): undefined {
+    const spec = t.macro;
+    let fn: Function;
+    if (typeof spec === 'function') fn = spec;
+    else {
+      const name = spec instanceof Directive ? spec.name : String(spec);
+      const factory = f.ctx.lookup(IMacroFactory, undefined) as any;
+      const m = factory?.['macro_' + name];
+      if (typeof m !== 'function') throw new MissingMacroMethod(name, className(factory));
+      fn = m.bind(factory);
+    }
+    const copy = t.clone(false);
+    copy.macro = undefined;
+    const ctx = new WovenContext(f.ctx, copy);
+    this.current = t;
+    const result = fn(ctx);
+    this.current = null;
+    this.push([result], ctx, f.mode, false, '', t);
+    return undefined;
+  }
+}
+
+/**
+ * Flattens `doc` in `ctx`, giving `writer` each chunk of markup as soon as it
+ * is ready (everything before a pending promise is written before waiting on
+ * it), then resolves with `finisher(undefined)`. Errors reject with a FlattenerError.
+ */
+export function flattenFactory<R>(
+  doc: unknown,
+  ctx: WovenContext,
+  writer: (chunk: string) => void,
+  finisher: (result: undefined) => R | PromiseLike<R>,
+): Promise<R> {
+  try {
+    const wait = new Flattener(doc, ctx, writer, false).run();
+    if (wait === undefined) return Promise.resolve(finisher(undefined));
+    return wait.then(() => finisher(undefined));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Flattens `stan` to a string. */
+export function flatten(stan: unknown, ctx: WovenContext = new WovenContext()): Promise<string> {
+  let out = '';
+  return flattenFactory(stan, ctx, (s) => { out += s; }, () => out);
+}
+
+/** Flattens `stan` to a string without waiting; throws when it meets a Promise or async iterable. */
+export function flattenSync(stan: unknown, ctx: WovenContext = new WovenContext()): string {
+  let out = '';
+  new Flattener(stan, ctx, (s) => { out += s; }, true).run();
+  return out;
+}
+
+/**
+ * Precompiles `stan`: static markup becomes contiguous strings, evaluated
+ * once; dynamic nodes (tags with specials or slot fillings, slots,
+ * directives, functions, promises, fragments) stay as parts to be flattened
+ * at render time. Never mutates `stan`.
+ */
+export function precompile(stan: unknown, ctx: WovenContext = new WovenContext()): Compiled {
+  const fl = new Flattener(stan, ctx, null, true, true);
+  fl.run();
+  return new Compiled(fl.parts!);
+}
+
+export type { Renderable };

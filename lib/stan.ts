@@ -1,0 +1,419 @@
+/**
+ * The document tree: the port of nevow/stan.py (Tag, slot, directive, xml,
+ * comment, cdata, entity), nevow/tags.py (the `T` factories) and an `html`
+ * tagged template (htm bound to a stan builder).
+ *
+ * Trees are plain objects. Nothing here renders: lib/flat/ does. The only
+ * flattener-made node kinds in a tree are `Compiled` (precompiled static
+ * markup with holes) and `Hole` (a dynamic value inside an attribute or a
+ * raw-text element); they are defined here because cloning and pattern
+ * search must walk them.
+ */
+import * as htmModule from 'htm';
+import type { WovenContext } from './context.js';
+
+/** What a renderer, data method or loader may hand to the flattener. */
+export type Renderable =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | Tag
+  | Slot
+  | Directive
+  | Xml
+  | Comment
+  | CData
+  | Entity
+  | Compiled
+  | RenderFunction
+  | SelfRendering
+  | PromiseLike<Renderable>
+  | AsyncIterable<Renderable>
+  | Iterable<Renderable>
+  | readonly Renderable[];
+
+/** A renderer or data function: `this` is the Fragment or Page rendering. */
+export type RenderFunction = (ctx: WovenContext, data: any) => Renderable;
+
+/**
+ * Objects that know how to turn themselves into a renderable (Fragment, Page,
+ * docFactory, URL). The flattener calls `[RENDER](ctx, data)` and flattens
+ * what it returns; lib/flat does not need to import their modules.
+ */
+export const RENDER: unique symbol = Symbol.for('nevow-ts.render');
+export interface SelfRendering {
+  [RENDER](ctx: WovenContext, data: unknown): Renderable;
+}
+
+/** Raised when a pattern is asked for and none is found. */
+export class NodeNotFound extends Error {
+  override name = 'NodeNotFound';
+}
+/** Raised by `onePattern` when more than one pattern matches. */
+export class TooManyNodes extends Error {
+  override name = 'TooManyNodes';
+}
+
+/** The special attributes of a tag: instructions, not markup. */
+export const SPECIALS = ['render', 'data', 'pattern', 'key', 'macro'] as const;
+export type Special = (typeof SPECIALS)[number];
+const SPECIAL_SET: ReadonlySet<string> = new Set(SPECIALS);
+
+/** Specials given to a pattern generator's clone, e.g. `{ data: row }`. */
+export type Specials = Partial<Record<Special, unknown>>;
+
+/** One element of the tree (nevow.stan.Tag). An empty `tagName` is invisible. */
+export class Tag {
+  tagName: string;
+  /** Attribute name to value, insertion order kept; null/undefined omitted when rendered. */
+  attributes: Record<string, unknown>;
+  children: Renderable[];
+  /** A renderer: a function, a directive, or a directive name. */
+  render: unknown = undefined;
+  /** Data for this subtree: a literal, a function, or a directive. `undefined` means none. */
+  data: unknown = undefined;
+  pattern: string | undefined = undefined;
+  key: string | undefined = undefined;
+  macro: unknown = undefined;
+  /** Slot fillings made with `fillSlots`, found by slots inside this tag. */
+  slotData: Map<string, unknown> | null = null;
+  /** Where the tag was parsed from, when it came from a template. */
+  filename: string | undefined = undefined;
+  lineNumber: number | undefined = undefined;
+  columnNumber: number | undefined = undefined;
+
+  constructor(tagName: string, attributes: Record<string, unknown> = {}, children: Renderable[] = []) {
+    this.tagName = tagName;
+    this.attributes = attributes;
+    this.children = children;
+  }
+
+  /** Appends children (Nevow's `tag[children]`). */
+  add(...children: Renderable[]): this {
+    for (const c of children) this.children.push(c);
+    return this;
+  }
+
+  /** Sets attributes and specials from a plain object (Nevow's `tag(**kw)`). */
+  set(attrs: Record<string, unknown>): this {
+    for (const k of Object.keys(attrs)) {
+      if (SPECIAL_SET.has(k)) (this as any)[k] = attrs[k];
+      else this.attributes[k] = attrs[k];
+    }
+    return this;
+  }
+
+  /** Fills slot `name` for the slots inside this tag. */
+  fillSlots(name: string, value: unknown): this {
+    (this.slotData ??= new Map()).set(name, value);
+    return this;
+  }
+
+  /** Removes every child. */
+  clear(): this {
+    this.children = [];
+    return this;
+  }
+
+  /**
+   * A copy of this tag. Deep (the default) copies child tags too; immutable
+   * nodes (strings, slots, directives, precompiled runs without tags) are
+   * shared, so cloning a precompiled pattern costs little.
+   */
+  clone(deep = true): Tag {
+    const t = new Tag(this.tagName, { ...this.attributes }, deep ? cloneList(this.children) : this.children.slice());
+    t.render = this.render;
+    t.data = this.data;
+    t.pattern = this.pattern;
+    t.key = this.key;
+    t.macro = this.macro;
+    if (this.slotData !== null) t.slotData = new Map(this.slotData);
+    t.filename = this.filename;
+    t.lineNumber = this.lineNumber;
+    t.columnNumber = this.columnNumber;
+    if (deep) {
+      for (const k in t.attributes) {
+        const v = t.attributes[k];
+        if (v instanceof Tag || Array.isArray(v) || v instanceof Compiled) t.attributes[k] = cloneNode(v);
+      }
+    }
+    return t;
+  }
+
+  /**
+   * A function returning a fresh clone of the next pattern called `name`,
+   * cycling through them; specials passed to it are set on the clone.
+   * Without matches, clones of `fallback` are returned, or NodeNotFound is thrown.
+   */
+  patternGenerator(name: string, fallback?: Tag): (specials?: Specials) => Tag {
+    const found = findPatterns(this, name);
+    if (found.length === 0 && fallback === undefined) {
+      throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
+    }
+    const sources = found.length > 0 ? found : [fallback!];
+    let i = 0;
+    return (specials?: Specials) => {
+      const t = patternClone(sources[i]!);
+      i = (i + 1) % sources.length;
+      if (specials !== undefined) t.set(specials);
+      return t;
+    };
+  }
+
+  /** Fresh clones of every pattern called `name`, in document order. */
+  allPatterns(name: string): Tag[] {
+    return findPatterns(this, name).map(patternClone);
+  }
+
+  /** A fresh clone of the one pattern called `name`; throws when there are none or several. */
+  onePattern(name: string): Tag {
+    const found = findPatterns(this, name);
+    if (found.length === 0) throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
+    if (found.length > 1) throw new TooManyNodes(`${found.length} patterns '${name}' in ${describeTag(this)}`);
+    return patternClone(found[0]!);
+  }
+}
+
+function patternClone(t: Tag): Tag {
+  const c = t.clone(true);
+  c.pattern = undefined;
+  return c;
+}
+
+/** `<name a="b">` with the file position when known: used in error messages. */
+export function describeTag(t: Tag): string {
+  let attrs = '';
+  for (const s of ['render', 'data', 'pattern'] as const) {
+    const v = t[s];
+    if (typeof v === 'string') attrs += ` ${s}="${v}"`;
+    else if (v instanceof Directive) attrs += ` ${s}="${v.name}"`;
+  }
+  const where = t.filename !== undefined ? `${t.filename}:${t.lineNumber}:${t.columnNumber} in ` : '';
+  return `${where}<${t.tagName || 'invisible'}${attrs}>`;
+}
+
+/** Patterns named `name` below `root`, not descending into tags that have a pattern. */
+function findPatterns(root: Tag, name: string): Tag[] {
+  const out: Tag[] = [];
+  const stack: unknown[] = [root.children];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node instanceof Tag) {
+      if (node.pattern !== undefined) {
+        if (node.pattern === name) out.push(node);
+        continue;
+      }
+      stack.push(node.children);
+    } else if (node instanceof Compiled) {
+      stack.push(node.parts);
+    } else if (Array.isArray(node)) {
+      // Reversed so that popping visits children in document order.
+      for (let i = node.length - 1; i >= 0; i--) stack.push(node[i]);
+    }
+  }
+  return out;
+}
+
+function cloneList(list: readonly unknown[]): any[] {
+  const out = new Array(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = cloneNode(list[i]);
+  return out;
+}
+
+function cloneNode(n: unknown): unknown {
+  if (n instanceof Tag) return n.clone(true);
+  if (Array.isArray(n)) return cloneList(n);
+  if (n instanceof Compiled) return n.hasTags ? new Compiled(cloneList(n.parts)) : n;
+  if (n instanceof Hole) return n.value instanceof Tag || Array.isArray(n.value) ? new Hole(n.mode, n.tagName, cloneNode(n.value)) : n;
+  return n;
+}
+
+/** A named hole filled by `fillSlots` on an enclosing tag or context. */
+export class Slot {
+  constructor(
+    readonly name: string,
+    readonly default_: Renderable = undefined,
+    readonly hasDefault = false,
+  ) {}
+  /** Where the slot was parsed from, when it came from a template. */
+  filename?: string;
+  lineNumber?: number;
+  columnNumber?: number;
+}
+
+/** `slot(name)`, or `slot(name, fallback)` rendered when nothing fills it. */
+export function slot(name: string, ...fallback: Renderable[]): Slot {
+  if (fallback.length === 0) return new Slot(name);
+  return new Slot(name, fallback.length === 1 ? fallback[0] : fallback, true);
+}
+
+/** A name resolved at render time: `render_<name>`, `data_<name>` or a container key. */
+export class Directive {
+  constructor(readonly name: string) {}
+}
+export function directive(name: string): Directive {
+  return new Directive(name);
+}
+
+/** Trusted markup, written out as is. */
+export class Xml {
+  constructor(readonly content: string) {}
+}
+export function xml(markup: string): Xml {
+  return new Xml(String(markup));
+}
+
+/** An HTML comment. */
+export class Comment {
+  constructor(readonly text: string) {}
+}
+export function comment(text: string): Comment {
+  return new Comment(String(text));
+}
+
+/** A CDATA section. */
+export class CData {
+  constructor(readonly text: string) {}
+}
+export function cdata(text: string): CData {
+  return new CData(String(text));
+}
+
+/** A character entity; renders as `&#num;` (or `&name;` for the XML five). */
+export class Entity {
+  constructor(
+    readonly name: string,
+    readonly num: number,
+  ) {}
+}
+
+/** Named character references of HTML that templates commonly use. */
+export const ENTITY_CODES: Readonly<Record<string, number>> = Object.freeze({
+  quot: 34, amp: 38, apos: 39, lt: 60, gt: 62, nbsp: 160, iexcl: 161, cent: 162,
+  pound: 163, curren: 164, yen: 165, brvbar: 166, sect: 167, uml: 168, copy: 169,
+  ordf: 170, laquo: 171, not: 172, shy: 173, reg: 174, macr: 175, deg: 176,
+  plusmn: 177, sup2: 178, sup3: 179, acute: 180, micro: 181, para: 182,
+  middot: 183, cedil: 184, sup1: 185, ordm: 186, raquo: 187, frac14: 188,
+  frac12: 189, frac34: 190, iquest: 191, times: 215, divide: 247, eacute: 233,
+  egrave: 232, agrave: 224, aacute: 225, ouml: 246, uuml: 252, auml: 228,
+  szlig: 223, ccedil: 231, ntilde: 241, ndash: 8211, mdash: 8212, lsquo: 8216,
+  rsquo: 8217, sbquo: 8218, ldquo: 8220, rdquo: 8221, bdquo: 8222, dagger: 8224,
+  Dagger: 8225, bull: 8226, hellip: 8230, permil: 8240, prime: 8242, lsaquo: 8249,
+  rsaquo: 8250, euro: 8364, trade: 8482, larr: 8592, uarr: 8593, rarr: 8594,
+  darr: 8595, harr: 8596, hearts: 9829, check: 10003, zwnj: 8204, zwj: 8205,
+  ensp: 8194, emsp: 8195, thinsp: 8201,
+});
+
+/** `entities.nbsp` and so on, for every name in ENTITY_CODES. */
+export const entities: Readonly<Record<string, Entity>> = Object.freeze(
+  Object.fromEntries(Object.entries(ENTITY_CODES).map(([n, c]) => [n, new Entity(n, c)])),
+);
+
+/**
+ * Precompiled markup: strings in `parts` are finished markup (already
+ * escaped); anything else is a dynamic node flattened at render time.
+ * Made by `precompile` in lib/flat; never mutated after it is made.
+ */
+export class Compiled {
+  readonly hasTags: boolean;
+  constructor(readonly parts: readonly unknown[]) {
+    this.hasTags = parts.some((p) => p instanceof Tag || (p instanceof Hole && p.value instanceof Tag) || Array.isArray(p));
+  }
+}
+
+/**
+ * A dynamic value inside a precompiled attribute value (mode ATTRIBUTE) or
+ * inside the raw text of `<script>`/`<style>` (mode RAWTEXT).
+ */
+export class Hole {
+  constructor(
+    readonly mode: number,
+    readonly tagName: string,
+    readonly value: unknown,
+  ) {}
+}
+
+/** The elements that render as `<br />` when empty (HTML void elements). */
+export const VOID_ELEMENTS: ReadonlySet<string> = new Set([
+  'area', 'base', 'basefont', 'br', 'col', 'embed', 'frame', 'hr', 'img', 'input',
+  'isindex', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr',
+] as const);
+
+/** Elements whose text content HTML does not parse for entities. */
+export const RAW_TEXT_ELEMENTS: ReadonlySet<string> = new Set(['script', 'style'] as const);
+
+const HTML_ELEMENTS = [
+  'a', 'abbr', 'acronym', 'address', 'applet', 'area', 'article', 'aside', 'audio', 'b', 'base',
+  'basefont', 'bdi', 'bdo', 'big', 'blockquote', 'body', 'br', 'button', 'canvas', 'caption',
+  'center', 'cite', 'code', 'col', 'colgroup', 'data', 'datalist', 'dd', 'del', 'details', 'dfn',
+  'dialog', 'dir', 'div', 'dl', 'dt', 'em', 'embed', 'fieldset', 'figcaption', 'figure', 'font',
+  'footer', 'form', 'frame', 'frameset', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'head', 'header',
+  'hgroup', 'hr', 'html', 'i', 'iframe', 'img', 'input', 'ins', 'isindex', 'kbd', 'label',
+  'legend', 'li', 'link', 'main', 'map', 'mark', 'menu', 'meta', 'meter', 'nav', 'noframes',
+  'noscript', 'object', 'ol', 'optgroup', 'option', 'output', 'p', 'param', 'picture', 'pre',
+  'progress', 'q', 's', 'samp', 'script', 'search', 'section', 'select', 'small', 'source',
+  'span', 'strike', 'strong', 'style', 'sub', 'summary', 'sup', 'table', 'tbody', 'td',
+  'template', 'textarea', 'tfoot', 'th', 'thead', 'time', 'title', 'tr', 'track', 'tt', 'u',
+  'ul', 'var', 'video', 'wbr',
+] as const;
+
+export type ElementName = (typeof HTML_ELEMENTS)[number] | 'invisible';
+/** `T.div(attrs?, ...children)`: the first argument is attributes when it is a plain object. */
+export type TagFactory = (attrsOrChild?: Record<string, unknown> | Renderable, ...children: Renderable[]) => Tag;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+function factory(tagName: string): TagFactory {
+  return (first, ...rest) => {
+    const t = new Tag(tagName);
+    if (isPlainObject(first)) t.set(first);
+    else if (first !== undefined) t.children.push(first as Renderable);
+    for (const c of rest) t.children.push(c);
+    return t;
+  };
+}
+
+/** One tag factory per HTML element, plus `T.invisible` (renders only its children). */
+export const T: Readonly<Record<ElementName, TagFactory>> = Object.freeze(
+  Object.fromEntries([
+    ...HTML_ELEMENTS.map((n) => [n, factory(n)] as const),
+    ['invisible', factory('')] as const,
+  ]) as Record<ElementName, TagFactory>,
+);
+
+/** Values of `render`, `data` and `macro` given as strings name directives. */
+const DIRECTIVE_SPECIALS: ReadonlySet<string> = new Set(['render', 'data', 'macro']);
+
+function build(type: unknown, props: Record<string, unknown> | null, ...children: Renderable[]): Renderable {
+  if (typeof type === 'function') return type({ ...props, children });
+  const name = String(type);
+  if (name === 'slot') {
+    const slotName = props?.name;
+    if (typeof slotName !== 'string') throw new TypeError('<slot> needs a name attribute');
+    return slot(slotName, ...children);
+  }
+  const t = new Tag(name === 'invisible' ? '' : name, {}, children);
+  if (props !== null) {
+    for (const k of Object.keys(props)) {
+      const v = props[k];
+      if (DIRECTIVE_SPECIALS.has(k)) (t as any)[k] = typeof v === 'string' ? new Directive(v) : v;
+      else if (k === 'pattern' || k === 'key') (t as any)[k] = String(v);
+      else t.attributes[k] = v;
+    }
+  }
+  return t;
+}
+
+/**
+ * The `html` tagged template: htm bound to the stan builder, so
+ * ``html`<ul render="sequence" data=${items}>…</ul>` `` builds the same tree as `T`.
+ */
+// htm's type file is CommonJS-shaped while Node loads its ESM build; take the default export explicitly.
+const htm = (htmModule as unknown as { default: { bind(h: unknown): (s: TemplateStringsArray, ...v: unknown[]) => any } }).default;
+export const html: (strings: TemplateStringsArray, ...values: unknown[]) => any = htm.bind(build);
