@@ -1,0 +1,274 @@
+/**
+ * Serving pages over node:http: the port of nevow/appserver.py.
+ *
+ * `NevowSite` turns each exchange into a `NevowRequest`, walks the resource
+ * tree with `locateChild` in a loop (never recursion, so a long path cannot
+ * overflow the stack), renders what it finds, and sends the answer. Every
+ * failure goes through one funnel (`#fail`): a 4xx for a bad request, a 500
+ * page before the first byte, an aborted connection after it; logged once.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type WovenContext } from './context.js';
+import { BadRequest, BaseRequest } from './request.js';
+import { FourOhFour, cacheStatus, isResource, type Resource } from './rend.js';
+import { escapeText } from './flat/escape.js';
+
+/** The request of a real node:http exchange. */
+export class NevowRequest extends BaseRequest {
+  constructor(
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+  ) {
+    super({
+      uri: req.url ?? '/',
+      method: req.method,
+      headers: req.headers,
+      secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+      clientIP: req.socket.remoteAddress,
+      clientproto: `HTTP/${req.httpVersion}`,
+    });
+  }
+
+  protected sendHead(): void {
+    if (this.res.headersSent || this.res.destroyed) return;
+    if (this.codeMessage !== undefined) this.res.writeHead(this.code, this.codeMessage, this.responseHeaders);
+    else this.res.writeHead(this.code, this.responseHeaders);
+  }
+  protected sendBody(data: string | Uint8Array): void {
+    if (!this.res.destroyed) this.res.write(data);
+  }
+  protected end(last?: Uint8Array): void {
+    if (!this.res.destroyed) this.res.end(last);
+  }
+  abort(): void {
+    this.finished = true;
+    this.res.destroy();
+  }
+  get disconnected(): boolean {
+    return this.res.destroyed || this.req.socket.destroyed;
+  }
+}
+
+export interface SiteOptions {
+  /** Show stack traces on 500 pages (never in production). */
+  debug?: boolean;
+  /** Largest form body accepted, in bytes (default 1 MiB); larger gets 413. */
+  maxBodySize?: number;
+  /** Longest request target accepted, in characters (default 16 KiB); longer gets 414. */
+  maxURILength?: number;
+  /** Most path segments accepted (default 512); more gets 414. */
+  maxSegments?: number;
+  /** Where errors go (default console.error); called once per error. */
+  log?: (err: unknown, what: string) => void;
+  /** Called once per finished request with a one-line summary. */
+  accessLog?: (line: string, request: BaseRequest) => void;
+  /** node:http `headersTimeout` in ms (default 10 000): slow headers are cut off. */
+  headersTimeout?: number;
+  /** node:http `requestTimeout` in ms (default 30 000): a whole request must arrive within it. */
+  requestTimeout?: number;
+}
+
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+/** A Nevow site: a root resource served over node:http. */
+export class NevowSite {
+  readonly root: Resource;
+  readonly options: Required<Omit<SiteOptions, 'accessLog'>> & Pick<SiteOptions, 'accessLog'>;
+  #servers = new Set<http.Server>();
+  #logged = new WeakSet<object>();
+
+  constructor(root: Resource, options: SiteOptions = {}) {
+    this.root = root;
+    this.options = {
+      debug: options.debug ?? false,
+      maxBodySize: options.maxBodySize ?? 1024 * 1024,
+      maxURILength: options.maxURILength ?? 16 * 1024,
+      maxSegments: options.maxSegments ?? 512,
+      log: options.log ?? ((err, what) => console.error(`nevow-ts: ${what}:`, err)),
+      accessLog: options.accessLog,
+      headersTimeout: options.headersTimeout ?? 10_000,
+      requestTimeout: options.requestTimeout ?? 30_000,
+    };
+  }
+
+  /** Logs an error once, however many requests it reaches. */
+  log(err: unknown, what = 'error'): void {
+    if (err !== null && typeof err === 'object') {
+      if (this.#logged.has(err)) return;
+      this.#logged.add(err);
+    }
+    this.options.log(err, what);
+  }
+
+  /** A `(req, res)` listener for node:http; also usable as Express/Connect middleware. */
+  readonly handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const url = req.url ?? '/';
+    if (url.length > this.options.maxURILength) return plain(res, 414, 'Request-URI Too Long');
+    let request: NevowRequest;
+    try {
+      request = new NevowRequest(req, res);
+    } catch (err) {
+      return plain(res, err instanceof BadRequest ? err.code : 400, err instanceof Error ? err.message : 'Bad Request');
+    }
+    if (request.postpath.length > this.options.maxSegments) return plain(res, 414, 'Too many path segments');
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (request.method === 'POST' && type === FORM_TYPE) {
+      this.#readBody(req, res).then((body) => {
+        if (body === null) return;
+        request.setFormBody(body);
+        return this.handleRequest(request);
+      }, (err) => this.log(err, 'reading a request body'));
+      return;
+    }
+    this.handleRequest(request).catch((err) => this.log(err, 'handling a request'));
+  };
+
+  /** Reads a form body, answering 413 (and returning null) when it is over the limit. */
+  #readBody(req: http.IncomingMessage, res: http.ServerResponse): Promise<string | null> {
+    const limit = this.options.maxBodySize;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      plain(res, 413, 'Request body too large', true);
+      req.resume();
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > limit) {
+          plain(res, 413, 'Request body too large', true);
+          req.removeAllListeners('data');
+          req.resume();
+          resolve(null);
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on('end', () => { if (size <= limit) resolve(Buffer.concat(chunks).toString('latin1')); });
+      req.on('error', reject);
+    });
+  }
+
+  /**
+   * Runs one request through traversal and rendering, and sends its answer
+   * (`FakeRequest` from lib/testutil.ts runs it without a socket).
+   */
+  async handleRequest(request: BaseRequest): Promise<void> {
+    const started = performance.now();
+    try {
+      let ctx: WovenContext = new RequestContext(new SiteContext(null, this), request);
+      let resource = this.root;
+      ctx = new PageContext(ctx, resource).remember([], ICurrentSegments).remember(request.postpath, IRemainingSegments);
+      let segments: readonly string[] = request.postpath;
+      // Each step must consume a segment or change resource; the bound stops a loop that does neither.
+      for (let steps = 0; segments.length > 0; steps++) {
+        if (steps > segments.length + 64 + request.prepath.length) throw new Error('traversal does not progress');
+        let found = resource.locateChild(ctx, segments);
+        if (found instanceof Promise) found = await found;
+        const [child, rest] = found as readonly [Resource | null, readonly string[]];
+        if (child === null || child === undefined) {
+          resource = new FourOhFour();
+          ctx = new PageContext(ctx, resource);
+          break;
+        }
+        const consumed = segments.length - rest.length;
+        if (consumed < 0) throw new Error(`locateChild of ${resource.constructor.name} returned more segments than it was given`);
+        for (let i = 0; i < consumed; i++) request.prepath.push(segments[i]!);
+        request.postpath = rest.slice();
+        if (child === resource && consumed === 0) break;
+        resource = child;
+        segments = rest;
+        ctx = new PageContext(ctx, resource).remember(request.prepath.slice(), ICurrentSegments).remember(rest, IRemainingSegments);
+      }
+      let result = resource.renderHTTP(ctx);
+      for (;;) {
+        if (result instanceof Promise) result = await result;
+        if (!isResource(result)) break;
+        ctx = new PageContext(ctx, result);
+        result = result.renderHTTP(ctx);
+      }
+      if (!request.finished) {
+        if (typeof result === 'string' || result instanceof Uint8Array) request.respond(result);
+        else if (result === null || result === undefined) request.finish();
+        else throw new TypeError(`renderHTTP of ${resource.constructor.name} answered a ${typeof result}, not a string, Buffer or resource`);
+      }
+    } catch (err) {
+      this.#fail(request, err);
+    }
+    this.options.accessLog?.(
+      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+      request,
+    );
+  }
+
+  /** The error funnel. */
+  #fail(request: BaseRequest, err: unknown): void {
+    if (err instanceof BadRequest) {
+      if (!request.startedWriting) {
+        clearHeaders(request);
+        request.setResponseCode(err.code);
+        request.setHeader('content-type', 'text/plain; charset=utf-8');
+        request.respond(err.message);
+      } else request.abort();
+      return;
+    }
+    this.log(err, `rendering ${request.method} ${request.uri}`);
+    if (request.startedWriting || request.finished) {
+      // Part of the page is out: end the connection so the client sees a truncated response.
+      request.abort();
+      return;
+    }
+    clearHeaders(request);
+    request.setResponseCode(500);
+    request.setHeader('content-type', 'text/html; charset=utf-8');
+    const detail = this.options.debug ? `<pre>${escapeText(err instanceof Error ? err.stack ?? err.message : String(err))}</pre>` : '';
+    request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${detail}</body></html>`);
+  }
+
+  /** Listens on `host` (default 127.0.0.1); port 0 picks a free port. */
+  listen(port: number, host = '127.0.0.1'): Promise<http.Server> {
+    const server = http.createServer(this.handler);
+    server.headersTimeout = this.options.headersTimeout;
+    server.requestTimeout = this.options.requestTimeout;
+    this.#servers.add(server);
+    server.on('close', () => this.#servers.delete(server));
+    server.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  /** The port a listening server got. */
+  static port(server: http.Server): number {
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Stops every server this site listens on and closes their connections. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#servers].map((s) => new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    })));
+  }
+}
+
+function clearHeaders(request: BaseRequest): void {
+  for (const k of Object.keys(request.responseHeaders)) delete request.responseHeaders[k];
+}
+
+function plain(res: http.ServerResponse, code: number, message: string, close = false): void {
+  if (res.headersSent) return;
+  const body = `${code} ${message}\n`;
+  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(close ? { connection: 'close' } : {}) });
+  res.end(body);
+}

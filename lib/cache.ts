@@ -1,0 +1,157 @@
+/**
+ * Render cache stores: where `Page` keeps finished renders (the `_CACHE` dict
+ * of the original Nevow page-cache patch, made bounded and pluggable).
+ *
+ * A store holds finished entries only. Renders under way are promises, which
+ * cannot live in a shared store (Redis), so each process keeps them in the
+ * `inflight` map of the store object instead: that map is what makes a
+ * render single-flight within a process. A store that can also lock across
+ * processes implements `acquire`/`release`/`waitFor` (see RedisCacheStore).
+ */
+
+/** One stored render: the encoded body and what is needed to replay it. */
+export interface CacheEntry {
+  /** The page as sent: encoded once, when stored. */
+  readonly body: Buffer;
+  /** Response headers to replay (content-type and what the render set), lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Strong validator, computed once per stored render. */
+  readonly etag: string;
+  /** Clock (ms) when the render finished. */
+  readonly created: number;
+  /** Clock (ms) after which the entry is stale; Infinity caches forever. */
+  readonly expires: number;
+  /** Clock (ms) until which a stale entry may still be served while one refresh runs. */
+  readonly staleUntil: number;
+}
+
+/** What every store offers; any member may answer with a Promise. */
+export interface CacheStore<E = CacheEntry> {
+  get(key: string): E | undefined | Promise<E | undefined>;
+  set(key: string, entry: E): void | Promise<void>;
+  delete(key: string): boolean | Promise<boolean>;
+  clear(): void | Promise<void>;
+  /** Entries held. */
+  readonly size: number;
+  /** Removes one key, or every key the predicate accepts. Returns how many were removed. */
+  invalidate?(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number>;
+}
+
+/** Rough bytes an entry holds beyond its body (key, headers, object). */
+function entryBytes(key: string, e: CacheEntry): number {
+  let n = e.body.length + key.length * 2 + 200;
+  for (const k in e.headers) n += k.length + e.headers[k]!.length;
+  return n;
+}
+
+export interface MemoryCacheStoreOptions {
+  /** At most this many entries (default 10 000). */
+  maxEntries?: number;
+  /** At most about this many bytes of bodies, keys and headers (default 64 MB). */
+  maxBytes?: number;
+  /** The clock, in ms (default Date.now; sinon fake timers replace it). */
+  now?: () => number;
+}
+
+/**
+ * An in-process store, least recently used entries evicted past either
+ * bound; entries past their stale window are dropped when met.
+ */
+export class MemoryCacheStore implements CacheStore<CacheEntry> {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  #now: () => number;
+  // A Map iterates in insertion order: re-inserting on use makes its first
+  // key the least recently used.
+  #map = new Map<string, CacheEntry>();
+  #bytes = 0;
+
+  constructor(opts: MemoryCacheStoreOptions = {}) {
+    this.maxEntries = opts.maxEntries ?? 10_000;
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    this.#now = opts.now ?? (() => Date.now());
+    if (!(this.maxEntries > 0) || !(this.maxBytes > 0)) throw new RangeError('MemoryCacheStore bounds must be positive');
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** Bytes currently accounted for. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): CacheEntry | undefined {
+    const e = this.#map.get(key);
+    if (e === undefined) return undefined;
+    if (e.staleUntil <= this.#now()) {
+      this.delete(key);
+      return undefined;
+    }
+    this.#map.delete(key);
+    this.#map.set(key, e);
+    return e;
+  }
+
+  set(key: string, entry: CacheEntry): void {
+    this.delete(key);
+    const size = entryBytes(key, entry);
+    if (size > this.maxBytes) return; // larger than the whole store: not cached
+    this.#map.set(key, entry);
+    this.#bytes += size;
+    while (this.#map.size > this.maxEntries || this.#bytes > this.maxBytes) {
+      const oldest = this.#map.keys().next().value as string;
+      this.delete(oldest);
+    }
+  }
+
+  delete(key: string): boolean {
+    const e = this.#map.get(key);
+    if (e === undefined) return false;
+    this.#map.delete(key);
+    this.#bytes -= entryBytes(key, e);
+    return true;
+  }
+
+  clear(): void {
+    this.#map.clear();
+    this.#bytes = 0;
+  }
+
+  invalidate(keyOrPredicate: string | ((key: string) => boolean)): number {
+    if (typeof keyOrPredicate === 'string') return this.delete(keyOrPredicate) ? 1 : 0;
+    let n = 0;
+    for (const k of [...this.#map.keys()]) if (keyOrPredicate(k) && this.delete(k)) n++;
+    return n;
+  }
+}
+
+/** The process-wide store used by pages that do not name one. */
+export const defaultCacheStore = new MemoryCacheStore();
+
+/** A render under way: every request for its key waits on `promise`. */
+export interface Pending {
+  readonly promise: Promise<CacheEntry | null>;
+  resolve(entry: CacheEntry | null): void;
+  reject(err: unknown): void;
+}
+
+export function pending(): Pending {
+  let resolve!: (e: CacheEntry | null) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<CacheEntry | null>((res, rej) => { resolve = res; reject = rej; });
+  // Waiters attach their own handlers; this keeps a failure with no waiter
+  // from counting as an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+const inflightByStore = new WeakMap<object, Map<string, Pending>>();
+
+/** The renders under way in this process for `store`, by key. */
+export function inflight(store: object): Map<string, Pending> {
+  let m = inflightByStore.get(store);
+  if (m === undefined) inflightByStore.set(store, (m = new Map()));
+  return m;
+}

@@ -1,0 +1,581 @@
+/**
+ * Fragment and Page: the port of nevow/rend.py, with the page render cache
+ * of the Nevow page-cache patch (../shared/reference), corrected.
+ *
+ * A Fragment is an object with a document factory and `render_*`, `data_*`,
+ * `macro_*` methods; placed in a tree it renders its own document with its
+ * own methods. A Page is a Fragment that is also a web resource: it finds
+ * its children (`locateChild`) and answers a request (`renderHTTP`).
+ */
+import { createHash } from 'node:crypto';
+import {
+  ICurrentSegments,
+  IData,
+  IMacroFactory,
+  IRemainingSegments,
+  IRenderer,
+  IRendererFactory,
+  IRequest,
+  IResource,
+  ISite,
+  iface,
+  PageContext,
+  RequestContext,
+  WovenContext,
+} from './context.js';
+import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
+import { flattenFactory, flattenSync } from './flat/flatten.js';
+import { parseDirective } from './flat/flatten.js';
+import { MissingRenderMethod } from './errors.js';
+import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type Pending } from './cache.js';
+import { FakeRequest } from './testutil.js';
+import type { BaseRequest } from './request.js';
+import { URL } from './url.js';
+
+/** A document factory (lib/loaders.ts): gives the precompiled document. */
+export interface DocFactory {
+  load(ctx?: WovenContext, preprocessors?: readonly Preprocessor[]): unknown;
+}
+/** Rewrites a document tree before it is precompiled. */
+export type Preprocessor = (tree: unknown) => unknown;
+
+/** What `locateChild` answers: the child and the segments it did not consume. */
+export type ChildResult = readonly [Resource | null, readonly string[]];
+
+/** A web resource: anything the site can traverse into and render. */
+export interface Resource {
+  locateChild(ctx: WovenContext, segments: readonly string[]): ChildResult | Promise<ChildResult>;
+  renderHTTP(ctx: WovenContext): unknown;
+}
+
+/** The "no such child" answer of `locateChild`. */
+export const NotFound: ChildResult = Object.freeze([null, Object.freeze([])] as const);
+
+export function isResource(v: unknown): v is Resource {
+  return v !== null && typeof v === 'object' && typeof (v as Resource).renderHTTP === 'function' && typeof (v as Resource).locateChild === 'function';
+}
+
+/**
+ * Finds `<prefix><name>` on `obj` as a method: the one place where
+ * `render_*`, `data_*`, `macro_*` and `child_*` names are resolved.
+ */
+export function findMethod(obj: object, prefix: string, name: string): Function | undefined {
+  const m = (obj as Record<string, unknown>)[prefix + name];
+  return typeof m === 'function' ? m : undefined;
+}
+
+/** Preprocessors declared as `static preprocessors` along the class chain, base first. */
+function classPreprocessors(obj: object): Preprocessor[] {
+  const out: Preprocessor[][] = [];
+  for (let c = obj.constructor as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
+    if (Object.prototype.hasOwnProperty.call(c, 'preprocessors')) out.unshift(c.preprocessors);
+  }
+  return out.flat();
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as any).then === 'function';
+}
+
+/** A part of a page with its own document and render/data methods. */
+export class Fragment {
+  docFactory: DocFactory | null = null;
+  original: unknown;
+  /** Tree rewrites applied before precompiling, accumulated along the class chain. */
+  static preprocessors: readonly Preprocessor[] = [];
+
+  constructor(original?: unknown, docFactory?: DocFactory | null) {
+    this.original = original;
+    if (docFactory != null) this.docFactory = docFactory;
+  }
+
+  /**
+   * The renderer named by a `render` directive: `render_<name>`, or for
+   * `"name a,b"` what `render_name("a", "b")` returns.
+   */
+  renderer(_ctx: WovenContext, spec: string): RenderFunction {
+    const [name, args] = parseDirective(spec);
+    const m = findMethod(this, 'render_', name);
+    if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
+    return args.length > 0 ? m.apply(this, args) : (m as RenderFunction);
+  }
+
+  /** Remembers this fragment as renderer, renderer factory, macro factory and data. */
+  rememberStuff(ctx: WovenContext): void {
+    ctx.remember(this, IRenderer);
+    ctx.remember(this, IRendererFactory);
+    ctx.remember(this, IMacroFactory);
+    ctx.remember(this, IData);
+  }
+
+  /** The loaded document (precompiled once by the docFactory). */
+  loadDocument(ctx: WovenContext): unknown {
+    if (this.docFactory === null) throw new TypeError(`${this.constructor.name} has no docFactory`);
+    return this.docFactory.load(ctx, classPreprocessors(this));
+  }
+
+  /** Placed in a tree: renders its own document in a fresh context. */
+  [RENDER](ctx: WovenContext): Renderable {
+    const c = new WovenContext(ctx);
+    this.rememberStuff(c);
+    c.tag = new Tag('', {}, [this.loadDocument(c) as Renderable]);
+    return c as unknown as Renderable;
+  }
+
+  /**
+   * Renders each item of the data with the `item` patterns (cycling), with
+   * `divider` between items, `header`s first, `footer`s last, and `empty`
+   * instead when there are no items.
+   */
+  render_sequence(ctx: WovenContext, data: unknown): Renderable {
+    const tag = ctx.tag!;
+    const headers = tag.allPatterns('header');
+    const footers = tag.allPatterns('footer');
+    const items: Renderable[] = [];
+    const list = data == null ? [] : Array.isArray(data) ? data : Array.from(data as Iterable<unknown>);
+    if (list.length === 0) items.push(tag.allPatterns('empty'));
+    else {
+      const item = tag.patternGenerator('item');
+      const divider = tag.patternGenerator('divider', new Tag(''));
+      for (let i = 0; i < list.length; i++) {
+        if (i > 0) items.push(divider({ data: list[i - 1] }));
+        items.push(item({ data: list[i] }));
+      }
+    }
+    tag.clear();
+    return tag.add(headers, items, footers);
+  }
+
+  /** Fills the tag's slots from the data's keys (a plain object or Map). */
+  render_mapping(ctx: WovenContext, data: unknown): Renderable {
+    const entries = data instanceof Map ? data.entries() : Object.entries((data ?? {}) as object);
+    for (const [k, v] of entries) ctx.fillSlots(String(k), v);
+    return ctx.tag;
+  }
+
+  /** Replaces the tag's content with the data as text. */
+  render_string(ctx: WovenContext, data: unknown): Renderable {
+    return ctx.tag!.clear().add(String(data));
+  }
+
+  /** Replaces the tag's content with the data as trusted markup. */
+  render_xml(ctx: WovenContext, data: unknown): Renderable {
+    return ctx.tag!.clear().add(xml(String(data)));
+  }
+
+  /** Replaces the tag's content with the data, rendered. */
+  render_data(ctx: WovenContext, data: unknown): Renderable {
+    return ctx.tag!.clear().add(data as Renderable);
+  }
+}
+
+/** How a cached answer was obtained, sent as `X-Cache`. */
+export type CacheStatus = 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS';
+/** A waiter that must render on its own, without storing (timeout or an uncacheable render). */
+const RENDER_ALONE: unique symbol = Symbol('renderAlone');
+type WaitResult = CacheEntry | null | typeof RENDER_ALONE;
+
+const cacheStatusOf = new WeakMap<object, CacheStatus>();
+const cacheKeyOf = new WeakMap<object, string>();
+
+/** Response headers a render sets that are never replayed from the cache. */
+const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag']);
+
+/** The main Nevow resource: renders its document in answer to a request. */
+export class Page extends Fragment implements Resource {
+  /** Collect the whole page before sending it (otherwise it streams). */
+  buffered = false;
+  /** Redirect `/x` to `/x/` and serve this page for the empty last segment. */
+  addSlash = false;
+  /** Named children, consulted first by `locateChild`. */
+  children: Record<string, Resource> | null = null;
+  /**
+   * Seconds to keep a render in the cache: `null` never caches, `0` caches
+   * for the life of the process, `> 0` that many seconds per URL.
+   */
+  cacheTimeout: number | null = null;
+  /** Seconds after expiry during which the stale page is served while one refresh runs. */
+  staleWhileRevalidate = 0;
+  /** Seconds a request waits for another request's render before rendering on its own. */
+  cacheWaitTimeout = 10;
+  /** Where renders are kept. */
+  cacheStore: CacheStore = defaultCacheStore;
+
+  beforeRender?(ctx: WovenContext): unknown;
+  afterRender?(ctx: WovenContext): unknown;
+
+  /** The flattener used by `renderHTTP` (overridable, as in Nevow). */
+  flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => void, finisher: (r: undefined) => R): Promise<R> {
+    return flattenFactory(doc, ctx, writer, finisher);
+  }
+
+  /** The clock, in ms: the one place the cache reads the time. */
+  now(): number {
+    return Date.now();
+  }
+
+  override rememberStuff(ctx: WovenContext): void {
+    super.rememberStuff(ctx);
+    ctx.remember(this, IResource);
+  }
+
+  // ---- traversal (ChildLookupMixin) ----
+
+  /** Looks in `children`, then `child_<name>`, then `childFactory`; otherwise NotFound. */
+  locateChild(ctx: WovenContext, segments: readonly string[]): ChildResult | Promise<ChildResult> {
+    const name = segments[0]!;
+    const rest = segments.slice(1);
+    const named = this.children?.[name];
+    if (named !== undefined && Object.prototype.hasOwnProperty.call(this.children, name)) return [named, rest];
+    const w = (this as Record<string, unknown>)['child_' + name];
+    if (w !== undefined && w !== null) {
+      if (isResource(w)) return [w, rest];
+      if (typeof w === 'function') return this.#childResult(w.call(this, ctx), rest);
+    }
+    return this.#childResult(this.childFactory(ctx, name), rest);
+  }
+
+  #childResult(r: unknown, rest: readonly string[]): ChildResult | Promise<ChildResult> {
+    if (isThenable(r)) return Promise.resolve(r).then((v) => (v == null ? NotFound : ([v as Resource, rest] as const)));
+    return r == null ? NotFound : [r as Resource, rest];
+  }
+
+  /** Makes children on demand; the default has none. */
+  childFactory(_ctx: WovenContext, _name: string): Resource | null | Promise<Resource | null> {
+    return null;
+  }
+
+  putChild(name: string, child: Resource): void {
+    (this.children ??= {})[name] = child;
+  }
+
+  /** The empty last segment of `/x/` is this page itself when `addSlash` is set. */
+  child_(ctx: WovenContext): Resource | null {
+    return this.addSlash && ctx.lookup(IRemainingSegments, []).length === 1 ? this : null;
+  }
+
+  // ---- rendering ----
+
+  /**
+   * beforeRender → addSlash redirect → cache check → load → flatten →
+   * chainCache → afterRender. Answers a string or Buffer for the site to
+   * send, or '' when the page wrote its own response (streamed).
+   */
+  renderHTTP(ctx: WovenContext): unknown {
+    if (this.beforeRender !== undefined) {
+      const r = this.beforeRender(ctx);
+      if (isThenable(r)) return Promise.resolve(r).then(() => this.#renderHTTP(ctx));
+    }
+    return this.#renderHTTP(ctx);
+  }
+
+  #renderHTTP(ctx: WovenContext): unknown {
+    const request = ctx.locate(IRequest) as BaseRequest;
+    if (this.addSlash) {
+      const current = ctx.lookup(ICurrentSegments, []);
+      if (current.length > 0 && current[current.length - 1] !== '') {
+        request.redirect(request.prePathURL() + '/' + (request.query ? '?' + request.query : ''));
+        return '';
+      }
+    }
+    this.rememberStuff(ctx);
+    if (this.cacheTimeout === null || (request.method !== 'GET' && request.method !== 'HEAD')) {
+      return this.#render(ctx, request, this.buffered);
+    }
+    const found = this.hasCache(ctx);
+    if (found === null || found === undefined) return this.#renderAndStore(ctx, request);
+    if (!isThenable(found)) return this.#serve(request, found as CacheEntry);
+    return Promise.resolve(found).then((r: WaitResult) => {
+      if (r === null) return this.#renderAndStore(ctx, request);
+      if (r === RENDER_ALONE) {
+        cacheStatusOf.set(request, 'BYPASS');
+        request.setHeader('x-cache', 'BYPASS');
+        return this.#render(ctx, request, true);
+      }
+      return this.#serve(request, r);
+    });
+  }
+
+  /** Flattens the document: streamed to the request, or collected and returned. */
+  #render(ctx: WovenContext, request: BaseRequest, collect: boolean): Promise<string> {
+    if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
+    const doc = this.loadDocument(ctx);
+    const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
+    let out = '';
+    const writer = collect ? (s: string) => { out += s; } : (s: string) => request.write(s);
+    const rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''));
+    if (this.afterRender === undefined) return rendering;
+    return rendering.then(async (r) => {
+      await this.afterRender!(ctx);
+      return r;
+    });
+  }
+
+  #renderAndStore(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
+    return this.chainCache(ctx, this.#render(ctx, request, true)).then((r) => {
+      if (typeof r === 'string') return r;
+      return this.#serve(request, r);
+    });
+  }
+
+  /** Sends a stored render: its headers, cache headers, and the stored Buffer (or 304). */
+  #serve(request: BaseRequest, entry: CacheEntry): Buffer | string {
+    const h = request.responseHeaders;
+    for (const k in entry.headers) h[k] = entry.headers[k]!;
+    const now = this.now();
+    h['x-cache'] = cacheStatusOf.get(request) ?? 'HIT';
+    h['age'] = String(Math.max(0, Math.floor((now - entry.created) / 1000)));
+    if (entry.expires !== Infinity && entry.headers['cache-control'] === undefined) {
+      h['cache-control'] = `max-age=${Math.max(0, Math.ceil((entry.expires - now) / 1000))}`;
+    }
+    const inm = request.getHeader('if-none-match');
+    if (inm !== undefined && (inm === entry.etag || inm.split(',').some((t) => t.trim() === entry.etag))) {
+      request.setResponseCode(304);
+      return '';
+    }
+    return entry.body;
+  }
+
+  // ---- the render cache (the patch's hooks) ----
+
+  /** The cache key: the request URL (scheme, host, path, query). */
+  cacheIDX(ctx: WovenContext): string {
+    const request = ctx.locate(IRequest) as object;
+    let key = cacheKeyOf.get(request);
+    if (key === undefined) cacheKeyOf.set(request, (key = URL.fromContext(ctx).toString()));
+    return key;
+  }
+
+  /** The stored entry for this request's key (or the promise of it, for an async store). */
+  lookupCache(ctx: WovenContext): CacheEntry | undefined | Promise<CacheEntry | undefined> {
+    return this.cacheStore.get(this.cacheIDX(ctx));
+  }
+
+  /** Stores a finished render under this request's key. */
+  storeCache(ctx: WovenContext, entry: CacheEntry): void | Promise<void> {
+    return this.cacheStore.set(this.cacheIDX(ctx), entry);
+  }
+
+  /**
+   * The cached page when fresh (or stale within `staleWhileRevalidate`), or
+   * the promise of the render already under way for this key; otherwise it
+   * records, with one clock read, that this request renders, and returns null.
+   */
+  hasCache(ctx: WovenContext): CacheEntry | Promise<WaitResult> | null {
+    if (this.cacheTimeout === null) return null;
+    const now = this.now();
+    const key = this.cacheIDX(ctx);
+    const request = ctx.locate(IRequest) as BaseRequest;
+    const flights = inflight(this.cacheStore);
+    let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
+    try {
+      found = this.lookupCache(ctx);
+    } catch (e) {
+      found = Promise.reject(e);
+    }
+    if (!isThenable(found)) return this.#decide(ctx, request, key, found, now, null);
+    // An async store: claim the key before waiting for it, so that this
+    // process still looks up and renders each key once.
+    const claimed = flights.has(key) ? null : this.#claim(flights, key);
+    return Promise.resolve(found).then(
+      (entry) => this.#decide(ctx, request, key, entry, now, claimed),
+      (err) => {
+        this.#log(ctx, err, 'cache store lookup failed; rendering locally');
+        return this.#decide(ctx, request, key, undefined, now, claimed);
+      },
+    );
+  }
+
+  #claim(flights: Map<string, Pending>, key: string): Pending {
+    const p = pending();
+    flights.set(key, p);
+    return p;
+  }
+
+  #decide(ctx: WovenContext, request: BaseRequest, key: string, entry: CacheEntry | undefined, now: number, claimed: Pending | null): CacheEntry | Promise<WaitResult> | null {
+    const flights = inflight(this.cacheStore);
+    if (entry !== undefined && now < entry.expires) {
+      if (claimed !== null) {
+        flights.delete(key);
+        claimed.resolve(entry);
+      }
+      cacheStatusOf.set(request, 'HIT');
+      return entry;
+    }
+    if (entry !== undefined && now < entry.staleUntil) {
+      cacheStatusOf.set(request, 'STALE');
+      const running = flights.get(key);
+      if (claimed !== null || running === undefined) this.#refresh(ctx, request, key, claimed ?? this.#claim(flights, key));
+      return entry;
+    }
+    if (claimed === null) {
+      const running = flights.get(key);
+      if (running !== undefined) {
+        cacheStatusOf.set(request, 'WAIT');
+        return this.#wait(running);
+      }
+      this.#claim(flights, key);
+    }
+    cacheStatusOf.set(request, 'MISS');
+    return null;
+  }
+
+  /** Waits for another request's render, at most `cacheWaitTimeout` seconds. */
+  #wait(running: Pending): Promise<WaitResult> {
+    if (!(this.cacheWaitTimeout > 0) || !Number.isFinite(this.cacheWaitTimeout)) return running.promise.then((e) => e ?? RENDER_ALONE);
+    return new Promise<WaitResult>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(RENDER_ALONE), this.cacheWaitTimeout * 1000);
+      running.promise.then(
+        (e) => { clearTimeout(timer); resolve(e ?? RENDER_ALONE); },
+        (err) => { clearTimeout(timer); reject(err); },
+      );
+    });
+  }
+
+  /** Refreshes a stale entry in the background, on a detached copy of the request. */
+  #refresh(ctx: WovenContext, request: BaseRequest, key: string, claimed: Pending): void {
+    const detached = new FakeRequest({ uri: request.uri, method: 'GET', headers: request.headers as Record<string, string>, secure: request.isSecure() });
+    detached.prepath = request.prepath.slice();
+    detached.postpath = request.postpath.slice();
+    cacheKeyOf.set(detached, key);
+    const bctx = new RequestContext(ctx, detached);
+    const flights = inflight(this.cacheStore);
+    let rendering: Promise<string>;
+    try {
+      rendering = this.#render(bctx, detached, true);
+    } catch (e) {
+      rendering = Promise.reject(e);
+    }
+    this.#chain(bctx, key, claimed, rendering).catch((err) => {
+      if (flights.get(key) === claimed) flights.delete(key);
+      this.#log(ctx, err, 'background refresh failed; serving the stale page');
+    });
+  }
+
+  /**
+   * Links a render to the pending entry of its key: on success the entry is
+   * stored (when the response may be cached) and every waiter gets it; on
+   * failure every waiter gets the error and the key is free to render again.
+   * Resolves with the stored entry, or with the page text when it was not stored.
+   */
+  chainCache(ctx: WovenContext, rendering: Promise<string>): Promise<CacheEntry | string> {
+    const key = this.cacheIDX(ctx);
+    const flights = inflight(this.cacheStore);
+    let claimed = flights.get(key);
+    if (claimed === undefined) flights.set(key, (claimed = pending()));
+    return this.#chain(ctx, key, claimed, rendering);
+  }
+
+  #chain(ctx: WovenContext, key: string, claimed: Pending, rendering: Promise<string>): Promise<CacheEntry | string> {
+    const flights = inflight(this.cacheStore);
+    const release = () => { if (flights.get(key) === claimed) flights.delete(key); };
+    return rendering.then(
+      async (html) => {
+        const request = ctx.locate(IRequest) as BaseRequest;
+        const entry = this.#entry(html, request);
+        if (entry === null) {
+          release();
+          claimed.resolve(null);
+          return html;
+        }
+        try {
+          await this.storeCache(ctx, entry);
+        } catch (err) {
+          this.#log(ctx, err, 'cache store write failed');
+        }
+        release();
+        claimed.resolve(entry);
+        return entry;
+      },
+      (err) => {
+        release();
+        claimed.reject(err);
+        throw err;
+      },
+    );
+  }
+
+  /** A storable entry for a finished render, or null when the response must not be cached. */
+  #entry(html: string, request: BaseRequest): CacheEntry | null {
+    const h = request.responseHeaders;
+    if (request.code !== 200 || h['set-cookie'] !== undefined || request.finished) return null;
+    const now = this.now();
+    const body = Buffer.from(html);
+    const headers: Record<string, string> = {};
+    for (const k in h) if (!UNREPLAYABLE.has(k)) headers[k] = String(h[k]);
+    const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+    headers['etag'] = etag;
+    const timeout = this.cacheTimeout ?? 0;
+    const expires = timeout === 0 ? Infinity : now + timeout * 1000;
+    return { body, headers, etag, created: now, expires, staleUntil: expires + Math.max(0, this.staleWhileRevalidate) * 1000 };
+  }
+
+  #log(ctx: WovenContext, err: unknown, what: string): void {
+    const site = ctx.lookup(ISite, undefined) as { log?: (e: unknown, what?: string) => void } | undefined;
+    if (site?.log) site.log(err, what);
+    else console.error(`nevow-ts: ${what}:`, err);
+  }
+
+  /** Removes a URL's stored render (or every key the predicate accepts) from this page's store. */
+  invalidate(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number> {
+    return Page.invalidate(keyOrPredicate, this.cacheStore);
+  }
+
+  /** Removes renders from a store (the default store unless told). */
+  static invalidate(keyOrPredicate: string | ((key: string) => boolean), store: CacheStore = defaultCacheStore): number | Promise<number> {
+    if (store.invalidate) return store.invalidate(keyOrPredicate);
+    if (typeof keyOrPredicate !== 'string') throw new TypeError('this cache store can only invalidate single keys');
+    const r = store.delete(keyOrPredicate);
+    return isThenable(r) ? Promise.resolve(r).then((b) => (b ? 1 : 0)) : r ? 1 : 0;
+  }
+
+  // ---- rendering outside a request ----
+
+  /** Renders the page to a string outside any request (no cache). */
+  renderString(ctx?: WovenContext): Promise<string> {
+    const c = new PageContext(ctx ?? null, this);
+    this.rememberStuff(c);
+    const doc = this.loadDocument(c);
+    let out = '';
+    return this.flattenFactory(doc, new WovenContext(c, new Tag('', {}, [doc as Renderable])), (s) => { out += s; }, () => out);
+  }
+
+  /** Renders the page at once; throws when a Promise is met. */
+  renderSynchronously(ctx?: WovenContext): string {
+    const c = new PageContext(ctx ?? null, this);
+    this.rememberStuff(c);
+    const doc = this.loadDocument(c);
+    return flattenSync(doc, new WovenContext(c, new Tag('', {}, [doc as Renderable])));
+  }
+}
+
+/** What a request's answer was served as; for logging and tests. */
+export function cacheStatus(request: object): CacheStatus | undefined {
+  return cacheStatusOf.get(request);
+}
+
+/** An application-remembered handler for unknown URLs (Nevow's ICanHandleNotFound). */
+export interface NotFoundHandler {
+  renderHTTP_notFound(ctx: WovenContext): unknown;
+}
+
+/** The 404 page. An application may remember its own `NotFoundHandler` under `ICanHandleNotFound`. */
+export class FourOhFour implements Resource {
+  static notFound = '<html><head><title>Page Not Found</title></head><body>Sorry, but I couldn\'t find the object you requested.</body></html>';
+
+  locateChild(): ChildResult {
+    return NotFound;
+  }
+
+  renderHTTP(ctx: WovenContext): unknown {
+    const request = ctx.locate(IRequest) as BaseRequest;
+    request.setResponseCode(404);
+    request.setHeader('content-type', 'text/html; charset=utf-8');
+    const handler = ctx.lookup(ICanHandleNotFound, undefined);
+    if (handler === undefined) return FourOhFour.notFound;
+    return handler.renderHTTP_notFound(new PageContext(ctx, handler));
+  }
+}
+
+/** Remember an object with `renderHTTP_notFound(ctx)` under this to replace the 404 page. */
+export const ICanHandleNotFound = iface<NotFoundHandler>('ICanHandleNotFound');

@@ -1,0 +1,236 @@
+/**
+ * The request object pages see as `IRequest`: the shared part of
+ * NevowRequest (a real node:http exchange, lib/appserver.ts) and FakeRequest
+ * (lib/testutil.ts). It plays the role of twisted.web's Request in Nevow.
+ *
+ * Response headers are collected here and written once, with the status,
+ * when the first byte goes out; the render cache reads them back to decide
+ * what it may store and replay.
+ */
+
+/** A request target that cannot be decoded; the site answers 400. */
+export class BadRequest extends Error {
+  override name = 'BadRequest';
+  constructor(message: string, readonly code = 400) {
+    super(message);
+  }
+}
+
+/** Splits a decoded path into segments: '/' → [], '/a/b/' → ['a', 'b', '']. */
+export function pathSegments(path: string): string[] {
+  if (path === '/' || path === '') return [];
+  const parts = path.split('/');
+  parts.shift(); // the empty string before the leading slash
+  return parts.map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      throw new BadRequest(`malformed percent-encoding in path segment ${JSON.stringify(p.slice(0, 100))}`);
+    }
+  });
+}
+
+function decodeQueryPart(s: string): string {
+  const plus = s.indexOf('+') === -1 ? s : s.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    throw new BadRequest(`malformed percent-encoding in query ${JSON.stringify(s.slice(0, 100))}`);
+  }
+}
+
+/** Parses `a=1&b=2&a=3` into `{ a: ['1', '3'], b: ['2'] }`. */
+export function parseQuery(query: string, into: Record<string, string[]> = Object.create(null)): Record<string, string[]> {
+  if (query.length === 0) return into;
+  for (const pair of query.split('&')) {
+    if (pair.length === 0) continue;
+    const eq = pair.indexOf('=');
+    const name = decodeQueryPart(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? '' : decodeQueryPart(pair.slice(eq + 1));
+    (into[name] ??= []).push(value);
+  }
+  return into;
+}
+
+export interface RequestInit {
+  uri: string;
+  method?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  secure?: boolean;
+  clientIP?: string;
+  clientproto?: string;
+}
+
+/** The request and response of one exchange. */
+export abstract class BaseRequest {
+  readonly method: string;
+  /** The raw request target, e.g. `/a/b?x=1`. */
+  readonly uri: string;
+  /** The path part of `uri`, still percent-encoded. */
+  readonly path: string;
+  /** The query part of `uri` without the `?`, still encoded. */
+  readonly query: string;
+  readonly clientproto: string;
+  /** Path segments consumed by traversal so far (decoded). */
+  prepath: string[] = [];
+  /** Path segments not consumed yet (decoded). */
+  postpath: string[];
+  /** Response status. */
+  code = 200;
+  codeMessage: string | undefined = undefined;
+  /** Response headers set so far, by lower-case name. */
+  readonly responseHeaders: Record<string, string | string[]> = Object.create(null);
+  /** True once the status line and headers have gone out. */
+  startedWriting = false;
+  finished = false;
+  #secure: boolean;
+  #clientIP: string;
+  #headers: Record<string, string | string[] | undefined>;
+  #args: Record<string, string[]> | undefined;
+  #body: Record<string, string[]> | undefined;
+
+  constructor(init: RequestInit) {
+    this.method = (init.method ?? 'GET').toUpperCase();
+    this.uri = init.uri;
+    const q = init.uri.indexOf('?');
+    this.path = q === -1 ? init.uri : init.uri.slice(0, q);
+    this.query = q === -1 ? '' : init.uri.slice(q + 1);
+    this.#headers = init.headers ?? {};
+    this.#secure = init.secure ?? false;
+    this.#clientIP = init.clientIP ?? '127.0.0.1';
+    this.clientproto = init.clientproto ?? 'HTTP/1.1';
+    this.postpath = pathSegments(this.path);
+  }
+
+  /** Query and form fields, decoded; parsed on first use. */
+  get args(): Record<string, string[]> {
+    if (this.#args === undefined) {
+      const a = parseQuery(this.query);
+      if (this.#body !== undefined) for (const k in this.#body) (a[k] ??= []).push(...this.#body[k]!);
+      this.#args = a;
+    }
+    return this.#args;
+  }
+
+  /** Adds fields of an `application/x-www-form-urlencoded` body to `args`. */
+  setFormBody(body: string): void {
+    this.#body = parseQuery(body);
+    this.#args = undefined;
+  }
+
+  /** A request header (case-insensitive); repeated headers are joined with ', '. */
+  getHeader(name: string): string | undefined {
+    const v = this.#headers[name.toLowerCase()];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.#headers;
+  }
+
+  /** The Host header as sent (possibly with a port), or '' when absent. */
+  get host(): string {
+    return this.getHeader('host') ?? '';
+  }
+
+  isSecure(): boolean {
+    return this.#secure;
+  }
+
+  /** Used by VHostMonsterResource to present the public address. */
+  rewriteAddress(secure: boolean, host: string): void {
+    this.#secure = secure;
+    this.#headers = { ...this.#headers, host };
+  }
+
+  getClientIP(): string {
+    return this.#clientIP;
+  }
+
+  /** Sets a response header; `set-cookie` values accumulate. */
+  setHeader(name: string, value: string | number): void {
+    const k = name.toLowerCase();
+    if (k === 'set-cookie') {
+      const prev = this.responseHeaders[k];
+      this.responseHeaders[k] = prev === undefined ? [String(value)] : [...(Array.isArray(prev) ? prev : [prev]), String(value)];
+    } else this.responseHeaders[k] = String(value);
+  }
+
+  getResponseHeader(name: string): string | string[] | undefined {
+    return this.responseHeaders[name.toLowerCase()];
+  }
+
+  setResponseCode(code: number, message?: string): void {
+    this.code = code;
+    this.codeMessage = message;
+  }
+
+  /** Answers with a redirect (302 unless told otherwise) to `url`. */
+  redirect(url: string, code = 302): void {
+    this.setResponseCode(code);
+    this.setHeader('location', String(url));
+  }
+
+  /** `scheme://host` of this request. */
+  origin(): string {
+    return `${this.isSecure() ? 'https' : 'http'}://${this.host || 'localhost'}`;
+  }
+
+  /** Absolute URL of the path consumed so far by traversal (Nevow's prePathURL). */
+  prePathURL(): string {
+    let p = '';
+    for (const s of this.prepath) p += '/' + encodeURIComponent(s);
+    return this.origin() + (p === '' ? '/' : p);
+  }
+
+  /** Absolute URL of the whole request. */
+  URLPath(): string {
+    return this.origin() + this.uri;
+  }
+
+  /** Writes part of the body; the headers go out first. */
+  write(data: string | Uint8Array): void {
+    if (this.finished) return;
+    if (!this.startedWriting) {
+      this.startedWriting = true;
+      this.sendHead();
+    }
+    if (this.method !== 'HEAD' && data.length > 0) this.sendBody(data);
+  }
+
+  /** Ends the response. */
+  finish(): void {
+    if (this.finished) return;
+    if (!this.startedWriting) {
+      this.startedWriting = true;
+      this.sendHead();
+    }
+    this.finished = true;
+    this.end();
+  }
+
+  /** Writes a whole response body at once (sets Content-Length) and finishes. */
+  respond(body: string | Uint8Array): void {
+    if (this.finished) return;
+    if (!this.startedWriting) {
+      const buf = typeof body === 'string' ? Buffer.from(body) : body;
+      this.responseHeaders['content-length'] ??= String(buf.length);
+      this.startedWriting = true;
+      this.sendHead();
+      this.finished = true;
+      this.end(this.method === 'HEAD' ? undefined : buf);
+      return;
+    }
+    this.write(body);
+    this.finish();
+  }
+
+  /** Status line and headers. */
+  protected abstract sendHead(): void;
+  protected abstract sendBody(data: string | Uint8Array): void;
+  protected abstract end(last?: Uint8Array): void;
+  /** Abandons the exchange (a failure after streaming began). */
+  abstract abort(): void;
+  /** Whether the client went away. */
+  abstract get disconnected(): boolean;
+}
