@@ -15,3 +15,12 @@ export {
 export type { Interface } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, DataNotFound, MissingMacroMethod, UnfilledSlot } from './errors.js';
+export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, isResource, findMethod } from './rend.js';
+export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
+export { MemoryCacheStore, defaultCacheStore } from './cache.js';
+export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
+export { NevowSite, NevowRequest } from './appserver.js';
+export type { SiteOptions } from './appserver.js';
+export { BaseRequest, BadRequest } from './request.js';
+export { FakeRequest } from './testutil.js';
+export type { FakeRequestInit } from './testutil.js';
