@@ -24,3 +24,4 @@ export type { SiteOptions } from './appserver.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
+export { URL, here, gethere } from './url.js';
