@@ -37,6 +37,20 @@ export interface CacheStore<E = CacheEntry> {
   invalidate?(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number>;
 }
 
+/**
+ * A store shared by several processes that can also make each render
+ * single-flight across them (RedisCacheStore). Page uses these when present:
+ * the process that takes a key's lock renders; the others `waitFor` its entry.
+ */
+export interface LockingCacheStore<E = CacheEntry> extends CacheStore<E> {
+  /** Takes the render lock of `key` for `ttlMs`; answers a token, or null when another holds it. */
+  acquire?(key: string, ttlMs: number): Promise<string | null> | string | null;
+  /** Gives the lock back if `token` still holds it, and wakes the waiters. */
+  release?(key: string, token: string): Promise<void> | void;
+  /** The entry stored for `key` within `timeoutMs`, or undefined when none comes. */
+  waitFor?(key: string, timeoutMs: number): Promise<E | undefined>;
+}
+
 /** Rough bytes an entry holds beyond its body (key, headers, object). */
 function entryBytes(key: string, e: CacheEntry): number {
   let n = e.body.length + key.length * 2 + 200;

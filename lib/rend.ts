@@ -27,7 +27,7 @@ import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.j
 import { flattenFactory, flattenSync } from './flat/flatten.js';
 import { parseDirective } from './flat/flatten.js';
 import { MissingRenderMethod } from './errors.js';
-import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type Pending } from './cache.js';
+import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
 import { FakeRequest } from './testutil.js';
 import type { BaseRequest } from './request.js';
 import { URL } from './url.js';
@@ -298,12 +298,19 @@ export class Page extends Fragment implements Resource {
 
   /** Flattens the document: streamed to the request, or collected and returned. */
   #render(ctx: WovenContext, request: BaseRequest, collect: boolean): Promise<string> {
-    if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
-    const doc = this.loadDocument(ctx);
-    const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
-    let out = '';
-    const writer = collect ? (s: string) => { out += s; } : (s: string) => request.write(s);
-    const rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''));
+    let rendering: Promise<string>;
+    try {
+      if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
+      const doc = this.loadDocument(ctx);
+      const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
+      let out = '';
+      const writer = collect ? (s: string) => { out += s; } : (s: string) => request.write(s);
+      rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''));
+    } catch (e) {
+      // A template that fails to load must reach chainCache as a rejection,
+      // or the key would stay claimed.
+      return Promise.reject(e);
+    }
     if (this.afterRender === undefined) return rendering;
     return rendering.then(async (r) => {
       await this.afterRender!(ctx);
@@ -311,7 +318,40 @@ export class Page extends Fragment implements Resource {
     });
   }
 
+  /**
+   * This request renders and stores. With a store that locks across
+   * processes, it first takes the key's lock; a process that loses the race
+   * waits for the winner's entry instead (rendering itself if none comes).
+   */
   #renderAndStore(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
+    const store = this.cacheStore as LockingCacheStore;
+    if (typeof store.acquire !== 'function') return this.#renderStoreServe(ctx, request);
+    const key = this.cacheIDX(ctx);
+    return Promise.resolve(store.acquire(key, this.cacheWaitTimeout * 1000)).then(
+      (token) => {
+        if (token !== null) {
+          return this.#renderStoreServe(ctx, request).finally(() => store.release!(key, token));
+        }
+        return Promise.resolve(store.waitFor!(key, this.cacheWaitTimeout * 1000)).then((entry) => {
+          if (entry === undefined) return this.#renderStoreServe(ctx, request);
+          const flights = inflight(store);
+          const claimed = flights.get(key);
+          if (claimed !== undefined) {
+            flights.delete(key);
+            claimed.resolve(entry);
+          }
+          cacheStatusOf.set(request, 'WAIT');
+          return this.#serve(request, entry);
+        });
+      },
+      (err) => {
+        this.#log(ctx, err, 'cache lock unavailable; rendering locally');
+        return this.#renderStoreServe(ctx, request);
+      },
+    );
+  }
+
+  #renderStoreServe(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
     return this.chainCache(ctx, this.#render(ctx, request, true)).then((r) => {
       if (typeof r === 'string') return r;
       return this.#serve(request, r);
@@ -440,13 +480,20 @@ export class Page extends Fragment implements Resource {
     cacheKeyOf.set(detached, key);
     const bctx = new RequestContext(ctx, detached);
     const flights = inflight(this.cacheStore);
-    let rendering: Promise<string>;
-    try {
-      rendering = this.#render(bctx, detached, true);
-    } catch (e) {
-      rendering = Promise.reject(e);
+    const store = this.cacheStore as LockingCacheStore;
+    const refresh = (): Promise<unknown> => this.#chain(bctx, key, claimed, this.#render(bctx, detached, true));
+    let done: Promise<unknown>;
+    if (typeof store.acquire !== 'function') done = refresh();
+    else {
+      // Across processes too, one refresh per key: a process that cannot take the lock leaves it to the holder.
+      done = Promise.resolve(store.acquire(key, this.cacheWaitTimeout * 1000)).then((token) => {
+        if (token !== null) return refresh().finally(() => store.release!(key, token));
+        if (flights.get(key) === claimed) flights.delete(key);
+        claimed.resolve(null);
+        return undefined;
+      });
     }
-    this.#chain(bctx, key, claimed, rendering).catch((err) => {
+    done.catch((err) => {
       if (flights.get(key) === claimed) flights.delete(key);
       this.#log(ctx, err, 'background refresh failed; serving the stale page');
     });

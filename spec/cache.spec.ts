@@ -390,5 +390,4 @@ describe('render cache', () => {
   });
 });
 
-import { IRequest as IRequestToken } from '../lib/context.js';
 
