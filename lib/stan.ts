@@ -129,7 +129,11 @@ export class Tag {
     t.pattern = this.pattern;
     t.key = this.key;
     t.macro = this.macro;
-    if (this.slotData !== null) t.slotData = new Map(this.slotData);
+    if (this.slotData !== null) {
+      t.slotData = new Map(this.slotData);
+      // As Nevow: a deep clone copies tags (and lists) used as slot fillings too.
+      if (deep) for (const [k, v] of t.slotData) t.slotData.set(k, cloneNode(v));
+    }
     t.filename = this.filename;
     t.lineNumber = this.lineNumber;
     t.columnNumber = this.columnNumber;
@@ -390,7 +394,10 @@ export const T: Readonly<Record<ElementName, TagFactory>> = Object.freeze(
 /** Values of `render`, `data` and `macro` given as strings name directives. */
 const DIRECTIVE_SPECIALS: ReadonlySet<string> = new Set(['render', 'data', 'macro']);
 
-function build(type: unknown, props: Record<string, unknown> | null, ...children: Renderable[]): Renderable {
+function build(this: unknown, type: unknown, props: Record<string, unknown> | null, ...children: Renderable[]): Renderable {
+  // htm reuses the nodes of static subtrees across evaluations unless the
+  // builder marks them dynamic; trees are mutable, so every call builds afresh.
+  if (Array.isArray(this)) this[0] = 3;
   if (typeof type === 'function') return type({ ...props, children });
   const name = String(type);
   if (name === 'slot') {

@@ -52,7 +52,8 @@ export function escapeAttribute(s: string): string {
 export function guardComment(s: string): string {
   if (s.indexOf('-') === -1 && s.indexOf('>') === -1) return s;
   let out = s.replace(/--/g, '- -').replace(/--/g, '- -');
-  if (out.startsWith('>')) out = ' ' + out;
+  // `<!-->` and `<!--->` are complete (empty) comments in HTML.
+  if (out.startsWith('>') || out.startsWith('->')) out = ' ' + out;
   if (out.endsWith('-')) out += ' ';
   return out;
 }

@@ -376,7 +376,12 @@ class Flattener {
     this.flush();
     return Promise.resolve(value).then((v) => {
       ctx.remember(v, IData);
-      this.rendered(t, ctx, f.mode);
+      // Outside run()'s try: a throwing renderer must still become a FlattenerError.
+      try {
+        this.rendered(t, ctx, f.mode);
+      } catch (e) {
+        this.fail(e);
+      }
       return this.run();
     }, (e) => {
       this.current = t;
