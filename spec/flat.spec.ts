@@ -496,6 +496,18 @@ describe('flatten', () => {
       expect(err.message).to.match(/number/);
     });
 
+    it('leaves the rendered tag unchanged, pattern clones included, so it renders the same twice', async () => {
+      const fn = (_ctx: Ctx, data: string) => T.b(data);
+      const plain = T.p({ data: 'd', render: fn }, 'child');
+      const row = T.ul(T.li({ pattern: 'row', data: 'r', render: fn }, 'child')).onePattern('row');
+      for (const tag of [plain, row]) {
+        const before = snapshot(tag);
+        const first = flattenSync(tag);
+        expect(snapshot(tag)).to.deep.equal(before);
+        expect(flattenSync(tag)).to.equal(first);
+      }
+    });
+
     it('flattens a promise returned by a renderer, and what it resolves to', async () => {
       await assertFlattensAsyncTo(T.p({ render: (ctx: Ctx) => Promise.resolve([ctx.tag, Promise.resolve(T.b('x'))]) }, 'a'), '<p>a</p><b>x</b>');
     });
