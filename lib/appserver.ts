@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type WovenContext } from './context.js';
+import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
 import { BadRequest, BaseRequest } from './request.js';
 import { FourOhFour, cacheStatus, isResource, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
@@ -77,6 +77,7 @@ export class NevowSite {
   readonly options: Required<Omit<SiteOptions, 'accessLog'>> & Pick<SiteOptions, 'accessLog'>;
   #servers = new Set<http.Server>();
   #logged = new WeakSet<object>();
+  #remembered: [unknown, Interface<any>][] = [];
 
   constructor(root: Resource, options: SiteOptions = {}) {
     this.root = root;
@@ -90,6 +91,15 @@ export class NevowSite {
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
     };
+  }
+
+  /**
+   * Remembers `obj` under `key` in the site context of every request
+   * (Nevow's `NevowSite.remember`), e.g. a handler under `ICanHandleNotFound`.
+   */
+  remember<T>(obj: T, key: Interface<T>): this {
+    this.#remembered.push([obj, key]);
+    return this;
   }
 
   /** Logs an error once, however many requests it reaches. */
@@ -116,9 +126,14 @@ export class NevowSite {
     if (request.method === 'POST' && type === FORM_TYPE) {
       this.#readBody(req, res).then((body) => {
         if (body === null) return;
-        request.setFormBody(body);
+        try {
+          request.setFormBody(body);
+        } catch (err) {
+          // A body that cannot be decoded is the client's fault: 400, not an unhandled rejection.
+          return plain(res, err instanceof BadRequest ? err.code : 400, err instanceof Error ? err.message : 'Bad Request');
+        }
         return this.handleRequest(request);
-      }, (err) => this.log(err, 'reading a request body'));
+      }).catch((err) => this.log(err, 'reading a request body'));
       return;
     }
     this.handleRequest(request).catch((err) => this.log(err, 'handling a request'));
@@ -159,7 +174,12 @@ export class NevowSite {
   async handleRequest(request: BaseRequest): Promise<void> {
     const started = performance.now();
     try {
-      let ctx: WovenContext = new RequestContext(new SiteContext(null, this), request);
+      // Query arguments are parsed lazily; parse them now so that a malformed
+      // query is a 400 here, not a failure halfway through a page that reads them.
+      if (request.query.length > 0) void request.args;
+      const siteCtx = new SiteContext(null, this);
+      for (const [obj, key] of this.#remembered) siteCtx.remember(obj, key);
+      let ctx: WovenContext = new RequestContext(siteCtx, request);
       let resource = this.root;
       ctx = new PageContext(ctx, resource).remember([], ICurrentSegments).remember(request.postpath, IRemainingSegments);
       let segments: readonly string[] = request.postpath;
@@ -224,19 +244,23 @@ export class NevowSite {
     clearHeaders(request);
     request.setResponseCode(500);
     request.setHeader('content-type', 'text/html; charset=utf-8');
-    const detail = this.options.debug ? `<pre>${escapeText(err instanceof Error ? err.stack ?? err.message : String(err))}</pre>` : '';
+    const detail = this.options.debug ? `<pre>${escapeText(describeError(err))}</pre>` : '';
     request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${detail}</body></html>`);
   }
 
   /** Listens on `host` (default 127.0.0.1); port 0 picks a free port. */
   listen(port: number, host = '127.0.0.1'): Promise<http.Server> {
-    const server = http.createServer(this.handler);
+    // node:http's default header limit (16 KiB, request line included) would
+    // cut off a long request target with a bare 431 before the site sees it;
+    // leave room for maxURILength so the site answers 414 itself.
+    const server = http.createServer({ maxHeaderSize: Math.max(64 * 1024, this.options.maxURILength + 16 * 1024) }, this.handler);
     server.headersTimeout = this.options.headersTimeout;
     server.requestTimeout = this.options.requestTimeout;
     this.#servers.add(server);
     server.on('close', () => this.#servers.delete(server));
-    server.on('clientError', (err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
     return new Promise((resolve, reject) => {
@@ -260,6 +284,16 @@ export class NevowSite {
       s.closeAllConnections();
     })));
   }
+}
+
+/** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join('\nCaused by: ');
 }
 
 function clearHeaders(request: BaseRequest): void {

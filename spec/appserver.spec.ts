@@ -1,0 +1,457 @@
+/**
+ * Specs for lib/appserver.ts over real HTTP: traversal, addSlash, 404,
+ * streaming, form posts, redirects, mounting under a prefix (as Express
+ * does), and bad input (malformed escapes, very long paths, big bodies,
+ * failures mid-stream, clients that go away).
+ *
+ * Each spec listens on 127.0.0.1 port 0 and closes its site afterwards.
+ */
+import { expect } from 'chai';
+import sinon from 'sinon';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  T, directive, precompile,
+  Page, NevowSite, IRequest, FlattenerError,
+  type DocFactory, type Renderable, type Resource, type SiteOptions, type WovenContext, type BaseRequest,
+} from '../lib/index.js';
+
+function stanDoc(tree: Renderable): DocFactory {
+  return { load: () => precompile(tree) };
+}
+
+/** A promise the spec settles itself, which knows whether it has been settled. */
+function deferred<T = unknown>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void; settled: () => boolean } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  let done = false;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = (v) => { done = true; res(v); };
+    reject = (e) => { done = true; rej(e); };
+  });
+  return { promise, resolve, reject, settled: () => done };
+}
+
+class TreePage extends Page {
+  constructor(tree: Renderable) {
+    super();
+    this.docFactory = stanDoc(tree);
+  }
+}
+
+class Dir extends TreePage {
+  override addSlash = true;
+}
+
+/** A page showing the request's args as JSON. */
+class ArgsPage extends Page {
+  override docFactory = stanDoc(T.pre({ render: directive('args') }));
+  render_args(ctx: WovenContext): Renderable {
+    const args = (ctx.locate(IRequest) as BaseRequest).args;
+    return ctx.tag!.add(JSON.stringify(args));
+  }
+}
+
+/** The args shown by ArgsPage. */
+function argsOf(body: string): unknown {
+  const m = /^<pre>(.*)<\/pre>$/s.exec(body);
+  if (m === null) throw new Error(`not an args page: ${body}`);
+  return JSON.parse(m[1]!);
+}
+
+/** A resource that answers with a redirect. */
+class Redirector implements Resource {
+  constructor(readonly to: string, readonly code = 302) {}
+  locateChild() {
+    return [null, []] as const;
+  }
+  renderHTTP(ctx: WovenContext): string {
+    (ctx.locate(IRequest) as BaseRequest).redirect(this.to, this.code);
+    return '';
+  }
+}
+
+/** A GET (or other method) with the request target sent exactly as given. */
+function raw(port: number, path: string, init: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+/** Reads a fetch body chunk by chunk; resolves with the text, or rejects when the connection breaks. */
+async function readAll(body: ReadableStream<Uint8Array>, into: string[] = []): Promise<string> {
+  const reader = body.getReader();
+  const dec = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return into.join('');
+    into.push(dec.decode(value, { stream: true }));
+  }
+}
+
+describe('NevowSite over HTTP', () => {
+  let site: NevowSite;
+  let base: string;
+  let port: number;
+  let server: http.Server;
+  let log: sinon.SinonSpy;
+
+  /** Starts `root` on a fresh port; every spec's site is closed in afterEach. */
+  async function serve(root: Resource, options: SiteOptions = {}): Promise<void> {
+    log = sinon.spy();
+    site = new NevowSite(root, { log, ...options });
+    server = await site.listen(0);
+    port = NevowSite.port(server);
+    base = `http://127.0.0.1:${port}`;
+  }
+
+  afterEach(async () => {
+    await site?.close();
+  });
+
+  function tree(): Page {
+    const root = new TreePage(T.h1('home'));
+    const a = new TreePage(T.p('a'));
+    const b = new TreePage(T.p('a/b'));
+    root.putChild('a', a);
+    a.putChild('b', b);
+    root.putChild('dir', new Dir(T.p('dir index')));
+    root.putChild('args', new ArgsPage());
+    root.putChild('go', new Redirector('/a'));
+    root.putChild('moved', new Redirector('http://example.org/elsewhere', 301));
+    return root;
+  }
+
+  describe('traversal', () => {
+    it('serves the root at / and children along the path', async () => {
+      await serve(tree());
+      const home = await fetch(`${base}/`);
+      expect(home.status).to.equal(200);
+      expect(home.headers.get('content-type')).to.match(/^text\/html/);
+      expect(await home.text()).to.equal('<h1>home</h1>');
+      expect(await (await fetch(`${base}/a`)).text()).to.equal('<p>a</p>');
+      expect(await (await fetch(`${base}/a/b`)).text()).to.equal('<p>a/b</p>');
+    });
+
+    it('answers 404 with the Not Found page for unknown paths', async () => {
+      await serve(tree());
+      for (const path of ['/nope', '/a/nope', '/a/b/c']) {
+        const res = await fetch(`${base}${path}`);
+        expect(res.status, path).to.equal(404);
+        expect(await res.text(), path).to.contain('Page Not Found');
+      }
+    });
+
+    it('redirects /dir to /dir/ for an addSlash page, and serves it at /dir/', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/dir?q=1`, { redirect: 'manual' });
+      expect(res.status).to.equal(302);
+      expect(res.headers.get('location')).to.equal(`${base}/dir/?q=1`);
+      await res.arrayBuffer();
+      const followed = await fetch(`${base}/dir`);
+      expect(followed.url).to.equal(`${base}/dir/`);
+      expect(await followed.text()).to.equal('<p>dir index</p>');
+    });
+
+    it('answers HEAD with the headers and no body', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/a`, { method: 'HEAD' });
+      expect(res.status).to.equal(200);
+      expect(await res.text()).to.equal('');
+    });
+  });
+
+  describe('redirects', () => {
+    it('sends the status and Location a resource set', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/go`, { redirect: 'manual' });
+      expect(res.status).to.equal(302);
+      expect(res.headers.get('location')).to.equal('/a');
+      await res.arrayBuffer();
+      const moved = await fetch(`${base}/moved`, { redirect: 'manual' });
+      expect(moved.status).to.equal(301);
+      expect(moved.headers.get('location')).to.equal('http://example.org/elsewhere');
+      await moved.arrayBuffer();
+    });
+
+    it('is followed by a client to the page it names', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/go`);
+      expect(res.url).to.equal(`${base}/a`);
+      expect(await res.text()).to.equal('<p>a</p>');
+    });
+  });
+
+  describe('forms', () => {
+    it('reads query arguments', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/args?a=1&b=x%20y&a=2&c=p+q`);
+      expect(argsOf(await res.text())).to.deep.equal({ a: ['1', '2'], b: ['x y'], c: ['p q'] });
+    });
+
+    it('merges the fields of an application/x-www-form-urlencoded POST after the query arguments', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/args?a=q`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+        body: 'a=form&name=J%C3%B6rg+M&empty=',
+      });
+      expect(res.status).to.equal(200);
+      expect(argsOf(await res.text())).to.deep.equal({ a: ['q', 'form'], name: ['Jörg M'], empty: [''] });
+    });
+
+    it('does not parse a POST body of another type as form fields', async () => {
+      await serve(tree());
+      const res = await fetch(`${base}/args?a=q`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'a=form' });
+      expect(argsOf(await res.text())).to.deep.equal({ a: ['q'] });
+    });
+  });
+
+  describe('streaming', () => {
+    it('sends the first chunk before a slow promise in the page settles', async () => {
+      const slow = deferred<string>();
+      await serve(new TreePage(T.div(T.p('first'), slow.promise, T.p('last'))));
+      const res = await fetch(`${base}/`);
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-length')).to.equal(null);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      expect(slow.settled()).to.equal(false);
+      expect(new TextDecoder().decode(first.value)).to.equal('<div><p>first</p>');
+      slow.resolve('middle');
+      let rest = '';
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+      expect(rest).to.equal('middle<p>last</p></div>');
+    });
+
+    it('sends a buffered page only when it is complete, with Content-Length', async () => {
+      class Buffered extends TreePage {
+        override buffered = true;
+      }
+      await serve(new Buffered(T.div(T.p('first'), Promise.resolve('second'))));
+      const res = await fetch(`${base}/`);
+      const body = await res.text();
+      expect(body).to.equal('<div><p>first</p>second</div>');
+      expect(res.headers.get('content-length')).to.equal(String(Buffer.byteLength(body)));
+    });
+  });
+
+  describe('mounted under a prefix', () => {
+    // Express's app.use('/app', handler) strips the mount path from req.url
+    // before calling the handler, exactly as this Connect-style mount does
+    // (express itself is not a dependency of this project).
+    let outer: http.Server;
+    afterEach(async () => {
+      outer?.closeAllConnections();
+      await new Promise<void>((r) => (outer ? outer.close(() => r()) : r()));
+    });
+
+    it('serves the site below the mount point and leaves other paths to the host app', async () => {
+      site = new NevowSite(tree(), { log: sinon.spy() });
+      outer = http.createServer((req, res) => {
+        if (req.url!.startsWith('/app')) {
+          req.url = req.url!.slice(4) || '/';
+          site.handler(req, res);
+        } else {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('host app');
+        }
+      });
+      await new Promise<void>((r) => outer.listen(0, '127.0.0.1', () => r()));
+      const b = `http://127.0.0.1:${(outer.address() as AddressInfo).port}`;
+      expect(await (await fetch(`${b}/app`)).text()).to.equal('<h1>home</h1>');
+      expect(await (await fetch(`${b}/app/a/b`)).text()).to.equal('<p>a/b</p>');
+      expect((await fetch(`${b}/app/nope`)).status).to.equal(404);
+      expect(argsOf(await (await fetch(`${b}/app/args?x=1`)).text())).to.deep.equal({ x: ['1'] });
+      expect(await (await fetch(`${b}/other`)).text()).to.equal('host app');
+    });
+  });
+
+  describe('bad input', () => {
+    it('answers 400 to malformed percent-encoding in the path, and keeps answering', async () => {
+      await serve(tree());
+      for (const path of ['/a/%zz', '/%E0%A4%A', '/%', '/a/%C3%28']) {
+        const res = await raw(port, path);
+        expect(res.status, path).to.equal(400);
+      }
+      expect((await raw(port, '/a')).body).to.equal('<p>a</p>');
+      expect(log.called).to.equal(false);
+    });
+
+    it('answers 400 to malformed percent-encoding in the query, even on a page that never reads args', async () => {
+      await serve(tree());
+      expect((await raw(port, '/args?a=%zz')).status).to.equal(400);
+      expect((await raw(port, '/args?%E0=1')).status).to.equal(400);
+      expect((await raw(port, '/a?x=%')).status).to.equal(400);
+      expect((await raw(port, '/args?a=ok')).body).to.equal('<pre>{"a":["ok"]}</pre>');
+    });
+
+    it('answers 400 to malformed percent-encoding in a form body, and keeps answering', async () => {
+      await serve(tree());
+      const unhandled = sinon.spy();
+      process.on('unhandledRejection', unhandled);
+      try {
+        const res = await raw(port, '/args', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=%zz' });
+        expect(res.status).to.equal(400);
+        expect((await raw(port, '/a')).status).to.equal(200);
+        await new Promise((r) => setImmediate(r));
+        expect(unhandled.called).to.equal(false);
+      } finally {
+        process.off('unhandledRejection', unhandled);
+      }
+    });
+
+    it('answers 414 to a path of 20 000 segments', async () => {
+      await serve(tree());
+      const res = await raw(port, '/a'.repeat(20_000));
+      expect(res.status).to.equal(414);
+      expect((await raw(port, '/a')).status).to.equal(200);
+    });
+
+    // Traversal keeps each step's consumed and remaining segments in its
+    // context (O(n²) memory in the number of segments, which is why maxSegments
+    // defaults to 512), so this walks 5 000 rather than 20 000: still far past
+    // any recursion depth that would overflow the stack.
+    it('walks a path of 5 000 segments in a loop, without overflowing the stack, when the limits allow it', async () => {
+      class Deep extends Page {
+        override docFactory = stanDoc('deep');
+        override childFactory(_ctx: WovenContext, name: string): Resource | null {
+          return name === 'a' ? this : null;
+        }
+      }
+      await serve(new Deep(), { maxURILength: 1_000_000, maxSegments: 1_000_000 });
+      const found = await raw(port, '/a'.repeat(5_000));
+      expect(found.status).to.equal(200);
+      expect(found.body).to.equal('deep');
+      const missing = await raw(port, '/a'.repeat(4_999) + '/b');
+      expect(missing.status).to.equal(404);
+      expect((await raw(port, '/')).status).to.equal(200);
+    });
+
+    it('answers 413 to a form body over maxBodySize, declared or chunked', async () => {
+      await serve(tree(), { maxBodySize: 100 });
+      const big = 'a=' + 'x'.repeat(1000);
+      const declared = await raw(port, '/args', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': big.length }, body: big });
+      expect(declared.status).to.equal(413);
+      const chunked = await raw(port, '/args', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' }, body: big });
+      expect(chunked.status).to.equal(413);
+      const small = await raw(port, '/args', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+      expect(small.status).to.equal(200);
+      expect(small.body).to.equal('<pre>{"a":["1"]}</pre>');
+    });
+
+    it('ends the connection when a renderer throws halfway through a streamed page, and logs once', async () => {
+      const slow = deferred<string>();
+      class Failing extends Page {
+        override docFactory = stanDoc(T.div(T.p('first'), slow.promise, T.p({ render: directive('bad') }), T.p('never')));
+        render_bad(): Renderable {
+          throw new Error('halfway');
+        }
+      }
+      const root = tree();
+      root.putChild('fail', new Failing());
+      await serve(root);
+      const res = await fetch(`${base}/fail`);
+      expect(res.status).to.equal(200);
+      const got: string[] = [];
+      const reading = readAll(res.body!, got);
+      slow.resolve('');
+      let outcome: string;
+      try {
+        outcome = `ended: ${await reading}`;
+      } catch {
+        outcome = 'rejected';
+      }
+      // A chunked response cut short is an error for the client, never a complete page.
+      expect(outcome).to.equal('rejected');
+      expect(got.join('')).to.equal('<div><p>first</p>');
+      expect(log.calledOnce).to.equal(true);
+      const err = log.firstCall.args[0] as FlattenerError;
+      expect(err).to.be.instanceOf(FlattenerError);
+      expect((err.cause as Error).message).to.equal('halfway');
+      expect(await (await fetch(`${base}/a`)).text()).to.equal('<p>a</p>');
+    });
+
+    it('survives a client that disconnects mid-stream: no unhandled rejection, and the next request is served', async () => {
+      const slow = deferred<string>();
+      const finished = deferred<void>();
+      class Slow extends Page {
+        override docFactory = stanDoc(T.div(T.p('first'), slow.promise, T.p('last')));
+      }
+      const root = tree();
+      root.putChild('slow', new Slow());
+      const unhandled = sinon.spy();
+      process.on('unhandledRejection', unhandled);
+      try {
+        await serve(root, { accessLog: (_line, request) => { if (request.uri === '/slow') finished.resolve(); } });
+        // The server's side of the connection: the page must be resumed only after it is gone.
+        const serverSocketClosed = deferred<void>();
+        server.once('connection', (socket) => socket.once('close', () => serverSocketClosed.resolve()));
+        const firstChunk = await new Promise<string>((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
+            res.once('data', (c: Buffer) => {
+              resolve(c.toString());
+              req.destroy();
+            });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(firstChunk).to.equal('<div><p>first</p>');
+        await serverSocketClosed.promise;
+        slow.resolve('middle');
+        await finished.promise;
+        await new Promise((r) => setImmediate(r));
+        expect(unhandled.called).to.equal(false);
+        const next = await fetch(`${base}/a`);
+        expect(await next.text()).to.equal('<p>a</p>');
+      } finally {
+        process.off('unhandledRejection', unhandled);
+      }
+    });
+  });
+
+  describe('500 page', () => {
+    class Broken extends Page {
+      override docFactory = stanDoc(T.p({ render: directive('bad') }));
+      render_bad(): Renderable {
+        throw new Error('secret detail');
+      }
+    }
+
+    it('has no stack trace or error message by default, and the error is logged once', async () => {
+      await serve(new Broken());
+      const res = await fetch(`${base}/`);
+      expect(res.status).to.equal(500);
+      const body = await res.text();
+      expect(body).to.contain('Internal Server Error');
+      expect(body).not.to.contain('secret detail');
+      expect(body).not.to.match(/\bat .*\.ts:\d+/);
+      expect(log.calledOnce).to.equal(true);
+      expect((await fetch(`${base}/`)).status).to.equal(500);
+    });
+
+    it('shows the error and its stack, escaped, with debug: true', async () => {
+      class Nasty extends Broken {
+        override render_bad(): Renderable {
+          throw new Error('<script>detail</script>');
+        }
+      }
+      await serve(new Nasty(), { debug: true });
+      const res = await fetch(`${base}/`);
+      expect(res.status).to.equal(500);
+      const body = await res.text();
+      expect(body).to.contain('&lt;script&gt;detail&lt;/script&gt;');
+      expect(body).not.to.contain('<script>');
+      // The stack of the original error, where the renderer threw, not only the flattener's.
+      expect(body).to.match(/at Nasty\.render_bad .*appserver\.spec\.ts/);
+    });
+  });
+});
