@@ -59,9 +59,13 @@ export class WovenContext {
   readonly parent: WovenContext | null;
   /** The tag this context was made for, if any. */
   tag: Tag | null;
-  // Both maps are created lazily: most links remember nothing.
+  // Both maps are created lazily: most links remember nothing. Data, which
+  // the flattener remembers on every tag with a `data` special, has a field
+  // of its own so that doing so allocates nothing.
   #remembered: Map<Interface<unknown>, unknown> | undefined;
   #slots: Map<string, unknown> | undefined;
+  #hasData = false;
+  #data: unknown = undefined;
 
   constructor(parent: WovenContext | null = null, tag: Tag | null = null) {
     this.parent = parent;
@@ -70,7 +74,10 @@ export class WovenContext {
 
   /** Remembers `obj` under `key` on this link. Returns this context. */
   remember<T>(obj: T, key: Interface<T>): this {
-    (this.#remembered ??= new Map()).set(key, obj);
+    if (key === IData) {
+      this.#hasData = true;
+      this.#data = obj;
+    } else (this.#remembered ??= new Map()).set(key, obj);
     return this;
   }
 
@@ -83,6 +90,10 @@ export class WovenContext {
 
   /** Like `locate`, but returns `fallback` instead of throwing. */
   lookup<T, D>(key: Interface<T>, fallback: D): T | D {
+    if (key === IData) {
+      for (let c: WovenContext | null = this; c !== null; c = c.parent) if (c.#hasData) return c.#data as T;
+      return fallback;
+    }
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
       const m = c.#remembered;
       if (m !== undefined && m.has(key)) return m.get(key) as T;

@@ -60,8 +60,21 @@ export function isResource(v: unknown): v is Resource {
  * `render_*`, `data_*`, `macro_*` and `child_*` names are resolved.
  */
 export function findMethod(obj: object, prefix: string, name: string): Function | undefined {
-  const m = (obj as Record<string, unknown>)[prefix + name];
+  const m = (obj as Record<string, unknown>)[methodName(prefix, name)];
   return typeof m === 'function' ? m : undefined;
+}
+
+// `prefix + name` made once per name: lookups happen once per rendered tag.
+const methodNames = new Map<string, Map<string, string>>();
+function methodName(prefix: string, name: string): string {
+  let byName = methodNames.get(prefix);
+  if (byName === undefined) methodNames.set(prefix, (byName = new Map()));
+  let full = byName.get(name);
+  if (full === undefined) {
+    full = prefix + name;
+    if (byName.size < 10_000) byName.set(name, full);
+  }
+  return full;
 }
 
 /** Preprocessors declared as `static preprocessors` along the class chain, base first. */
@@ -94,6 +107,12 @@ export class Fragment {
    * `"name a,b"` what `render_name("a", "b")` returns.
    */
   renderer(_ctx: WovenContext, spec: string): RenderFunction {
+    if (spec.indexOf(' ') === -1) {
+      // The common, unparameterised case: no parsing, no allocation.
+      const m = findMethod(this, 'render_', spec);
+      if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
+      return m as RenderFunction;
+    }
     const [name, args] = parseDirective(spec);
     const m = findMethod(this, 'render_', name);
     if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
@@ -136,10 +155,13 @@ export class Fragment {
     if (list.length === 0) items.push(tag.allPatterns('empty'));
     else {
       const item = tag.patternGenerator('item');
-      const divider = tag.patternGenerator('divider', new Tag(''));
+      // Dividers only when the template has some (Nevow made an empty one per item).
+      const divider = tag.allPatterns('divider').length > 0 ? tag.patternGenerator('divider') : null;
       for (let i = 0; i < list.length; i++) {
-        if (i > 0) items.push(divider({ data: list[i - 1] }));
-        items.push(item({ data: list[i] }));
+        if (i > 0 && divider !== null) items.push(divider({ data: list[i - 1] }));
+        const t = item({ data: list[i] });
+        t.fresh = true;
+        items.push(t);
       }
     }
     tag.clear();

@@ -79,6 +79,12 @@ export class Tag {
   macro: unknown = undefined;
   /** Slot fillings made with `fillSlots`, found by slots inside this tag. */
   slotData: Map<string, unknown> | null = null;
+  /**
+   * Set by a renderer on a tag it made for this render only (the sequence
+   * renderer's pattern clones): nobody else holds it, so the flattener may
+   * give it to its own renderer without copying it first.
+   */
+  fresh = false;
   /** Where the tag was parsed from, when it came from a template. */
   filename: string | undefined = undefined;
   lineNumber: number | undefined = undefined;
@@ -123,7 +129,13 @@ export class Tag {
    * shared, so cloning a precompiled pattern costs little.
    */
   clone(deep = true): Tag {
-    const t = new Tag(this.tagName, { ...this.attributes }, deep ? cloneList(this.children) : this.children.slice());
+    const attrs: Record<string, unknown> = {};
+    const own = this.attributes;
+    for (const k in own) {
+      const v = own[k];
+      attrs[k] = deep && (v instanceof Tag || Array.isArray(v) || v instanceof Compiled) ? cloneNode(v) : v;
+    }
+    const t = new Tag(this.tagName, attrs, deep ? cloneList(this.children) : this.children.slice());
     t.render = this.render;
     t.data = this.data;
     t.pattern = this.pattern;
@@ -137,12 +149,6 @@ export class Tag {
     t.filename = this.filename;
     t.lineNumber = this.lineNumber;
     t.columnNumber = this.columnNumber;
-    if (deep) {
-      for (const k in t.attributes) {
-        const v = t.attributes[k];
-        if (v instanceof Tag || Array.isArray(v) || v instanceof Compiled) t.attributes[k] = cloneNode(v);
-      }
-    }
     return t;
   }
 
@@ -160,8 +166,12 @@ export class Tag {
     let i = 0;
     return (specials?: Specials) => {
       const t = patternClone(sources[i]!);
-      i = (i + 1) % sources.length;
-      if (specials !== undefined) t.set(specials);
+      if (++i === sources.length) i = 0;
+      if (specials !== undefined) {
+        // The common case (`{ data }` from the sequence renderer) without a loop over keys.
+        if ('data' in specials && Object.keys(specials).length === 1) t.data = specials.data;
+        else t.set(specials);
+      }
       return t;
     };
   }

@@ -148,6 +148,31 @@ function isThenable(v: any): v is PromiseLike<unknown> {
   return typeof v.then === 'function';
 }
 
+/** The fixed markup of one element name, checked once per name. */
+interface ElementMarkup {
+  readonly open: string;
+  readonly close: string;
+  readonly emptyClose: string;
+  readonly childMode: number;
+}
+const elements = new Map<string, ElementMarkup>();
+
+function elementMarkup(name: string): ElementMarkup {
+  let m = elements.get(name);
+  if (m === undefined) {
+    if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
+    m = {
+      open: '<' + name,
+      close: `</${name}>`,
+      emptyClose: VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`,
+      childMode: RAW_TEXT_ELEMENTS.has(name) ? RAWTEXT : TEXT,
+    };
+    // Names come from code and templates, but a bound keeps a generator of names from growing the map.
+    if (elements.size < 1000) elements.set(name, m);
+  }
+  return m;
+}
+
 /** Flattening state: the stack, the markup not yet written, and the sink. */
 class Flattener {
   readonly stack: Frame[] = [];
@@ -244,6 +269,68 @@ class Flattener {
     }
   }
 
+  /**
+   * Writes a value that needs no frame of its own (text, number, boolean,
+   * nothing) and answers true; answers false for anything else. Slot
+   * fillings and renderer results are mostly such values.
+   */
+  primitive(v: unknown, f: Frame): boolean {
+    switch (typeof v) {
+      case 'string':
+        this.text(v, f);
+        return true;
+      case 'number':
+        this.buf += String(v);
+        return true;
+      case 'boolean':
+        this.buf += v ? 'true' : 'false';
+        return true;
+      case 'undefined':
+        return true;
+      case 'object':
+        return v === null;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Writes a precompiled run in place for as long as it holds only markup
+   * and slots filled with text or numbers (a pattern's usual content), then
+   * leaves the rest, if any, to a frame. Rendering a table row this way
+   * allocates no frame at all.
+   */
+  runParts(parts: readonly unknown[], ctx: WovenContext, mode: number, close: string, tag: Tag | null): void {
+    const n = parts.length;
+    let i = 0;
+    if (mode === TEXT) {
+      for (; i < n; i++) {
+        const p = parts[i];
+        if (typeof p === 'string') {
+          this.buf += p;
+          continue;
+        }
+        let v: unknown;
+        let attr = false;
+        if (p instanceof Slot) v = ctx.lookupSlotData(p.name, NOT_FOUND);
+        else if (p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot) {
+          v = ctx.lookupSlotData(p.value.name, NOT_FOUND);
+          attr = true;
+        } else break;
+        if (typeof v === 'string') this.buf += attr ? escapeAttribute(v) : escapeText(v);
+        else if (typeof v === 'number') this.buf += String(v);
+        else break;
+      }
+    }
+    if (i === n) {
+      this.buf += close;
+      return;
+    }
+    const fr = new Frame(LIST, parts, null, ctx, mode, true, close, tag);
+    fr.index = i;
+    this.stack.push(fr);
+  }
+
   /** A dynamic node met while precompiling: kept as a part, wrapped by the mode it sits in. */
   keep(node: unknown, f: Frame): undefined {
     this.flush();
@@ -277,7 +364,7 @@ class Flattener {
     if (item === null) return;
     if (item instanceof Tag) return this.tag(item, f);
     if (item instanceof Compiled) {
-      this.push(item.parts, f.ctx, f.mode, true, '', f.tag);
+      this.parts === null ? this.runParts(item.parts, f.ctx, f.mode, '', f.tag) : this.push(item.parts, f.ctx, f.mode, true, '', f.tag);
       return;
     }
     if (Array.isArray(item)) {
@@ -291,11 +378,20 @@ class Flattener {
         if (!item.hasDefault) throw new UnfilledSlot(item.name);
         v = item.default_;
       }
-      this.push([v], f.ctx, f.mode, false, '', f.tag);
+      if (!this.primitive(v, f)) this.push([v], f.ctx, f.mode, false, '', f.tag);
       return;
     }
     if (item instanceof Hole) {
-      this.push([item.value], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
+      const v = item.value;
+      // The usual hole is a slot in an attribute filled with text: write it here.
+      if (item.mode === ATTRIBUTE && this.parts === null && v instanceof Slot) {
+        const filled = f.ctx.lookupSlotData(v.name, NOT_FOUND);
+        if (typeof filled === 'string') {
+          this.buf += escapeAttribute(filled);
+          return;
+        }
+      }
+      this.push([v], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
       return;
     }
     if (item instanceof Xml) {
@@ -350,8 +446,9 @@ class Flattener {
   /** Flattens a tag (nevow's TagSerializer). */
   tag(t: Tag, f: Frame): Promise<void> | undefined {
     if (t.pattern !== undefined) {
-      // Patterns are not rendered in place; precompiling keeps them for pattern search.
-      if (this.parts !== null) this.keep(t, f);
+      // Patterns are not rendered in place; precompiling keeps them, with
+      // their own children precompiled, for pattern search.
+      if (this.parts !== null) this.keepTag(t, f);
       return;
     }
     if (f.mode === ATTRIBUTE) throw new TypeError(`tag <${t.tagName}> cannot be rendered inside an attribute value`);
@@ -396,15 +493,24 @@ class Flattener {
       return;
     }
     // The renderer gets a copy without specials, so that returning
-    // ctx.tag renders the tag itself rather than calling it again.
-    const copy = t.clone(false);
+    // ctx.tag renders the tag itself rather than calling it again. A fresh
+    // pattern clone is already a copy nobody else holds.
+    const spec = t.render;
+    let copy = t;
+    if (t.fresh) t.fresh = false;
+    else copy = t.clone(false);
     copy.render = copy.data = undefined;
     ctx.tag = copy;
     this.current = t;
-    const fn = resolveRenderer(t.render, ctx);
+    const fn = resolveRenderer(spec, ctx);
     const result = fn.call(owner(ctx), ctx, ctx.lookup(IData, undefined));
     this.current = null;
-    this.push([result], ctx, mode, false, '', t);
+    // `return ctx.tag` is the usual answer: write it at once.
+    if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
+      this.markup(copy, ctx, mode);
+      return;
+    }
+    if (!this.primitive(result, this.stack[this.stack.length - 1]!)) this.push([result], ctx, mode, false, '', t);
     return;
   }
 
@@ -415,13 +521,13 @@ class Flattener {
       this.push(t.children, ctx, mode, false, '', t);
       return;
     }
-    if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
-    const empty = t.children.length === 0;
-    const close = empty ? (VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`) : `</${name}>`;
-    if (!empty) this.push(t.children, ctx, RAW_TEXT_ELEMENTS.has(name) ? RAWTEXT : TEXT, false, close, t);
+    const m = elementMarkup(name);
+    const children = t.children;
+    const empty = children.length === 0;
+    const close = empty ? m.emptyClose : m.close;
     // Attribute values: strings inline; anything else becomes a Hole in a
-    // frame on top of the children's, so the open tag is finished first.
-    let open = '<' + name;
+    // frame of its own, run before the children's.
+    let open = m.open;
     let dynamic: unknown[] | null = null;
     const attrs = t.attributes;
     for (const k in attrs) {
@@ -437,11 +543,22 @@ class Flattener {
       }
     }
     open += empty ? close : '>';
-    if (dynamic === null) this.buf += open;
-    else {
-      dynamic.push(open);
-      this.push(dynamic, ctx, TEXT, true, '', t);
+    const only = children.length === 1 ? children[0] : undefined;
+    // A precompiled run as the only child (the usual shape of a pattern) is written in place.
+    const inline = only instanceof Compiled && this.parts === null;
+    if (dynamic === null) {
+      this.buf += open;
+      if (empty) return;
+      if (inline) this.runParts(only.parts, ctx, m.childMode, close, t);
+      else this.push(children, ctx, m.childMode, false, close, t);
+      return;
     }
+    if (!empty) {
+      if (inline) this.push(only.parts, ctx, m.childMode, true, close, t);
+      else this.push(children, ctx, m.childMode, false, close, t);
+    }
+    dynamic.push(open);
+    this.push(dynamic, ctx, TEXT, true, '', t);
   }
 
   /** Precompiling a tag with specials or slot fillings: keep it, with its children precompiled. */
