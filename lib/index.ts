@@ -15,6 +15,11 @@ export {
 export type { Interface } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, DataNotFound, MissingMacroMethod, UnfilledSlot } from './errors.js';
+export {
+  loaders, BaseDocFactory, StanLoader, XmlStrLoader, HtmlStrLoader, XmlFileLoader, HtmlFileLoader,
+  TemplateError, TemplateNotFound, NEVOW_NS, templateParsers, clearTemplateCache, parseXml, parseHtml,
+} from './loaders.js';
+export type { LoaderOptions, TemplateOptions, StringTemplateOptions, FileTemplateOptions, ParseOptions } from './loaders.js';
 export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, isResource, findMethod } from './rend.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
