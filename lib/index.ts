@@ -26,6 +26,7 @@ export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
+export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';

@@ -1,0 +1,230 @@
+/**
+ * Static files: the port of nevow/static.py (`File`).
+ *
+ * `new File(path)` is a resource serving one file, or a directory and
+ * everything below it: a file with its Content-Type (by extension),
+ * Content-Length and Last-Modified (answering If-Modified-Since with 304); a
+ * directory with its index.html, or else a listing. It never serves anything
+ * outside the path it was made for: traversal refuses `.` and `..` segments
+ * and segments holding `/`, `\` or NUL (segments arrive decoded, so `%2e%2e`
+ * and `%2f` are caught here too), and a path whose real location (symlinks
+ * resolved) is outside the root's real location is not found.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import nodePath from 'node:path';
+import { IRequest, type WovenContext } from './context.js';
+import { NotFound, FourOhFour, type ChildResult, type Resource } from './rend.js';
+import { T } from './stan.js';
+import { flattenSync } from './flat/flatten.js';
+import { NevowRequest } from './appserver.js';
+import type { BaseRequest } from './request.js';
+
+/** Content types by file extension (lower case, without the dot). */
+export const CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
+  html: 'text/html; charset=utf-8',
+  htm: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+  ico: 'image/x-icon',
+  woff2: 'font/woff2',
+});
+
+/** Files up to this size are read whole and sent with one write; larger ones are streamed. */
+const WHOLE_FILE_LIMIT = 256 * 1024;
+
+/** Errors meaning "there is no such file here" (answered 404), not a server failure. */
+const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
+
+/** A segment that names an entry of a directory, and nothing else. */
+function safeSegment(s: string): boolean {
+  return s !== '' && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
+}
+
+function isNotFound(err: unknown): boolean {
+  return NOT_FOUND_CODES.has((err as NodeJS.ErrnoException)?.code ?? '');
+}
+
+/** Whether real path `p` is `root` or below it. */
+function within(root: string, p: string): boolean {
+  if (p === root) return true;
+  return p.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
+}
+
+/** Resolves when `res` can take more data, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** A file or a directory tree served over HTTP. */
+export class File implements Resource {
+  /** The absolute path this resource serves. */
+  readonly path: string;
+  /** The Content-Type of files whose extension is not in the table. */
+  readonly defaultType: string;
+  /** The directory (or file) this resource and its children must stay inside. */
+  #root: string;
+
+  constructor(path: string, defaultType = 'application/octet-stream') {
+    this.path = nodePath.resolve(path);
+    this.defaultType = defaultType;
+    this.#root = this.path;
+  }
+
+  /** The Content-Type for a file name. */
+  contentType(name: string): string {
+    const dot = name.lastIndexOf('.');
+    if (dot <= 0) return this.defaultType;
+    return CONTENT_TYPES[name.slice(dot + 1).toLowerCase()] ?? this.defaultType;
+  }
+
+  /**
+   * Consumes every remaining segment at once (a path below a directory needs
+   * no resource per level). A trailing empty segment (`dir/`) names the
+   * directory itself; any unsafe segment is NotFound.
+   */
+  locateChild(_ctx: WovenContext, segments: readonly string[]): ChildResult {
+    const parts: string[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const s = segments[i]!;
+      if (s === '' && i === segments.length - 1) break;
+      if (!safeSegment(s)) return NotFound;
+      parts.push(s);
+    }
+    if (parts.length === 0) return [this, []];
+    const child = new File(nodePath.join(this.path, ...parts), this.defaultType);
+    child.#root = this.#root;
+    return [child, []];
+  }
+
+  /** Serves the file, the directory's index.html, or the directory's listing. */
+  async renderHTTP(ctx: WovenContext): Promise<unknown> {
+    const request = ctx.locate(IRequest) as BaseRequest;
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      request.setResponseCode(405);
+      request.setHeader('allow', 'GET, HEAD');
+      request.setHeader('content-type', 'text/plain; charset=utf-8');
+      return 'Method Not Allowed\n';
+    }
+    const real = await this.#realInside(this.path);
+    if (real === null) return new FourOhFour();
+    // Asked for as a directory: the path ended in '/' (the root, or a last segment '').
+    const prepath = request.prepath;
+    const slashed = prepath.length === 0 || prepath[prepath.length - 1] === '';
+    const stat = await fsp.stat(real);
+    if (stat.isDirectory()) {
+      if (!slashed) {
+        // Relative, so that it also holds when the site is mounted under a prefix.
+        const last = prepath[prepath.length - 1]!;
+        request.redirect(encodeURIComponent(last) + '/' + (request.query ? '?' + request.query : ''), 301);
+        return '';
+      }
+      const index = await this.#realInside(nodePath.join(real, 'index.html'));
+      if (index === null) return this.#listing(request, real);
+      return this.#sendFile(request, index, 'index.html');
+    }
+    if (!stat.isFile() || (slashed && prepath.length > 0)) return new FourOhFour();
+    return this.#sendFile(request, real, real);
+  }
+
+  /** The real path of `p` when it exists inside the root (symlinks resolved), else null. */
+  async #realInside(p: string): Promise<string | null> {
+    try {
+      const [real, root] = await Promise.all([fsp.realpath(p), fsp.realpath(this.#root)]);
+      return within(root, real) ? real : null;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Sends a regular file: headers from the open file's own stat (so that
+   * they describe what is sent), 304 when not modified since the client's
+   * copy, then the bytes.
+   */
+  async #sendFile(request: BaseRequest, real: string, name: string): Promise<unknown> {
+    let handle: FileHandle;
+    try {
+      handle = await fsp.open(real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    } catch (err) {
+      if (isNotFound(err)) return new FourOhFour();
+      throw err;
+    }
+    let streaming = false;
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) return new FourOhFour();
+      request.setHeader('content-type', this.contentType(name));
+      request.setHeader('last-modified', stat.mtime.toUTCString());
+      request.setHeader('content-length', stat.size);
+      const since = Date.parse(request.getHeader('if-modified-since') ?? '');
+      // HTTP dates have whole seconds: compare the file's time truncated to them.
+      if (!Number.isNaN(since) && Math.floor(stat.mtimeMs / 1000) * 1000 <= since) {
+        request.setResponseCode(304);
+        return '';
+      }
+      if (request.method === 'HEAD') return '';
+      if (stat.size <= WHOLE_FILE_LIMIT) return await handle.readFile();
+      streaming = true;
+      await this.#stream(request, handle);
+      return undefined;
+    } finally {
+      if (!streaming) await handle.close();
+    }
+  }
+
+  /** Writes a large file in chunks, waiting for the socket to drain, until done or the client leaves. */
+  async #stream(request: BaseRequest, handle: FileHandle): Promise<void> {
+    const res = request instanceof NevowRequest ? request.res : null;
+    // The stream owns the handle from here and closes it when it ends or is destroyed.
+    const stream = handle.createReadStream();
+    try {
+      for await (const chunk of stream) {
+        if (request.finished || request.disconnected) break;
+        request.write(chunk as Buffer);
+        if (res !== null && res.writableNeedDrain) await drained(res);
+      }
+    } finally {
+      stream.destroy();
+    }
+    request.finish();
+  }
+
+  /** An HTML list of the directory's entries, directories first, names escaped by the flattener. */
+  async #listing(request: BaseRequest, real: string): Promise<string> {
+    const entries = await fsp.readdir(real, { withFileTypes: true });
+    const names = entries
+      .map((e) => ({ name: e.name, dir: e.isDirectory() }))
+      .sort((a, b) => (a.dir === b.dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.dir ? -1 : 1));
+    const path = request.prepath.filter((s) => s !== '').join('/');
+    const title = `Directory listing for /${path}${path === '' ? '' : '/'}`;
+    request.setHeader('content-type', 'text/html; charset=utf-8');
+    return '<!DOCTYPE html>\n' + flattenSync(
+      T.html(
+        T.head(T.meta({ charset: 'utf-8' }), T.title(title)),
+        T.body(
+          T.h1(title),
+          T.ul(names.map(({ name, dir }) => T.li(T.a({ href: encodeURIComponent(name) + (dir ? '/' : '') }, name + (dir ? '/' : ''))))),
+        ),
+      ),
+    );
+  }
+}
