@@ -31,8 +31,8 @@ export class MissingMacroMethod extends Error {
 /** A slot was rendered with no filling and no default. */
 export class UnfilledSlot extends Error {
   override name = 'UnfilledSlot';
-  constructor(readonly slotName: string) {
-    super(`slot '${slotName}' was never filled and has no default`);
+  constructor(readonly slotName: string, readonly where?: string) {
+    super(`slot '${slotName}'${where === undefined ? '' : ` (${where})`} was never filled and has no default`);
   }
 }
 

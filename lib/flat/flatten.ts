@@ -188,9 +188,11 @@ class Flattener {
     readonly writer: ((chunk: string) => void) | null,
     readonly sync: boolean,
     precompile = false,
+    /** The raw-text element (`<script>`/`<style>`) whose content `root` is, if any. */
+    rawTextOf: Tag | null = null,
   ) {
     this.parts = precompile ? [] : null;
-    this.stack.push(new Frame(LIST, [root], null, ctx, TEXT, false, '', null));
+    this.stack.push(new Frame(LIST, [root], null, ctx, rawTextOf === null ? TEXT : RAWTEXT, false, '', rawTextOf));
   }
 
   flush(): void {
@@ -375,7 +377,7 @@ class Flattener {
       if (this.parts !== null) return this.keep(item, f);
       let v = f.ctx.lookupSlotData(item.name, NOT_FOUND);
       if (v === NOT_FOUND) {
-        if (!item.hasDefault) throw new UnfilledSlot(item.name);
+        if (!item.hasDefault) throw new UnfilledSlot(item.name, item.filename === undefined ? undefined : `${item.filename}:${item.lineNumber}:${item.columnNumber}`);
         v = item.default_;
       }
       if (!this.primitive(v, f)) this.push([v], f.ctx, f.mode, false, '', f.tag);
@@ -567,7 +569,11 @@ class Flattener {
     const nested = new WovenContext(null);
     const macros = f.ctx.lookup(IMacroFactory, undefined);
     if (macros !== undefined) nested.remember(macros, IMacroFactory);
-    if (t.macro === undefined) copy.children = [precompile(t.children, nested)];
+    if (t.macro === undefined) {
+      const fl = new Flattener(t.children, nested, null, true, true, RAW_TEXT_ELEMENTS.has(t.tagName) ? t : null);
+      fl.run();
+      copy.children = [new Compiled(fl.parts!)];
+    }
     this.keep(copy, f);
     return undefined;
   }
