@@ -300,7 +300,6 @@ export class Page extends Fragment implements Resource {
         return '';
       }
     }
-    this.rememberStuff(ctx);
     if (this.cacheTimeout === null || (request.method !== 'GET' && request.method !== 'HEAD')) {
       return this.#render(ctx, request, this.buffered);
     }
@@ -322,6 +321,8 @@ export class Page extends Fragment implements Resource {
   #render(ctx: WovenContext, request: BaseRequest, collect: boolean): Promise<string> {
     let rendering: Promise<string>;
     try {
+      // Remembered here, not before the cache check: a hit needs none of it.
+      this.rememberStuff(ctx);
       if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
       const doc = this.loadDocument(ctx);
       const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
