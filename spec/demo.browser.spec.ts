@@ -1,0 +1,142 @@
+/**
+ * The demo site in a real browser: Debian's Chromium (/usr/bin/chromium)
+ * driven by playwright-core, against the site listening in-process on a
+ * free port. It checks what only a browser shows: the streamed page is in
+ * the DOM before its last part arrives, the form posts and follows the
+ * redirect, and the home page renders (a screenshot).
+ *
+ * Without /usr/bin/chromium the suite is skipped, unless CI is set: then it
+ * fails, so that a CI image without the browser cannot pass silently.
+ */
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page as BrowserPage } from 'playwright-core';
+import { NevowSite } from '../lib/index.js';
+import { createDemoSite, type DemoSite } from '../demo/site.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+];
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+describe('demo site in Chromium', function () {
+  this.timeout(60_000);
+
+  let demo: DemoSite;
+  let base: string;
+  let browser: Browser;
+  let page: BrowserPage;
+  let tmp: string;
+  const errors: unknown[] = [];
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium (apt-get install -y chromium)`);
+      console.warn(`    skipped: ${CHROMIUM} not found (apt-get install -y chromium to run these specs)`);
+      this.skip();
+    }
+    demo = createDemoSite({ log: (err) => errors.push(err) });
+    const server = await demo.site.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${NevowSite.port(server)}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nevow-ts-demo-'));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.site.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    page = await browser.newPage();
+  });
+
+  afterEach(async () => {
+    await page?.context().close();
+    expect(errors.splice(0), 'errors logged by the site').to.deep.equal([]);
+  });
+
+  it('shows the home page, styled, and it screenshots as a PNG', async () => {
+    const response = await page.goto(base + '/');
+    expect(response?.status()).to.equal(200);
+    expect(await page.title()).to.equal('nevow-ts demo');
+    expect(await page.locator('ul.demos > li').count()).to.be.greaterThan(6);
+    // The stylesheet (served by File) arrived and applies: the masthead has its background.
+    const background = await page.locator('header.masthead').evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(background).to.equal('rgb(47, 111, 94)');
+    const file = path.join(tmp, 'home.png');
+    await page.screenshot({ path: file, fullPage: true });
+    const png = fs.readFileSync(file);
+    expect(png.length).to.be.greaterThan(1000);
+    expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).to.equal(true);
+    if (process.env.DEMO_SCREENSHOT) fs.copyFileSync(file, process.env.DEMO_SCREENSHOT);
+  });
+
+  it('follows a link from the home page to the table page', async () => {
+    await page.goto(base + '/');
+    await Promise.all([page.waitForURL(base + '/table'), page.click('a[href="/table"]')]);
+    expect(await page.locator('table.items tbody tr, table.items > tr').count()).to.equal(5);
+    expect(await page.locator('table.items th').allTextContents()).to.deep.equal(['Name', 'Quantity', 'Price']);
+    await Promise.all([page.waitForURL(base + '/items/42'), page.click('text=Towel')]);
+    expect(await page.locator('h1').textContent()).to.contain('Towel');
+  });
+
+  it('serves /cached twice with the same render time, the second time X-Cache HIT', async () => {
+    const first = await page.goto(base + '/cached');
+    expect(first?.status()).to.equal(200);
+    const firstTime = await page.locator('#rendered-at').textContent();
+    expect(firstTime).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(first?.headers()['x-cache']).to.equal('MISS');
+    // The inline script's HEAD request finds the stored render.
+    await page.waitForFunction(() => document.getElementById('x-cache')?.textContent === 'HIT');
+
+    // A second visitor (a fresh browser context: nothing in the browser's own
+    // HTTP cache) gets the server's stored render.
+    const context = await browser.newContext();
+    try {
+      const other = await context.newPage();
+      const second = await other.goto(base + '/cached');
+      expect(second?.status()).to.equal(200);
+      expect(second?.headers()['x-cache']).to.equal('HIT');
+      expect(await other.locator('#rendered-at').textContent()).to.equal(firstTime);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows the first streamed items before the last one has arrived', async () => {
+    await page.goto(base + '/stream', { waitUntil: 'commit' });
+    await page.waitForSelector('#item-1', { state: 'attached', timeout: 5000 });
+    expect(await page.locator('h1').textContent()).to.equal('Streaming');
+    expect(await page.locator('#item-5').count(), 'item 5 already there').to.equal(0);
+    expect(await page.locator('#stream-done').count(), 'the end already there').to.equal(0);
+    await page.waitForSelector('#stream-done', { state: 'attached', timeout: 10_000 });
+    expect(await page.locator('#feed li').count()).to.equal(5);
+  });
+
+  it('posts the form and lands on the result page', async () => {
+    await page.goto(base + '/form');
+    await page.fill('#message', 'Hello <b>world</b>');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().startsWith(base + '/form/result')),
+      page.click('button[type="submit"]'),
+    ]);
+    expect(response.status()).to.equal(200);
+    const post = response.request().redirectedFrom();
+    expect(post?.method()).to.equal('POST');
+    expect((await post!.response())?.status()).to.equal(303);
+    await page.waitForURL((url) => url.pathname === '/form/result');
+    expect(await page.locator('#posted').textContent()).to.equal('Hello <b>world</b>');
+  });
+
+  it('answers 404 for an unknown page', async () => {
+    const response = await page.goto(base + '/no/such/page');
+    expect(response?.status()).to.equal(404);
+    expect(await page.content()).to.contain("couldn't find");
+  });
+});
