@@ -31,3 +31,4 @@ export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, here, gethere } from './url.js';
+export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';
