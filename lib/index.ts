@@ -24,6 +24,8 @@ export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, 
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
+export { RedisCacheStore } from './cache-redis.js';
+export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export { File } from './static.js';

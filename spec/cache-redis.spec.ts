@@ -1,0 +1,490 @@
+/**
+ * RedisCacheStore: the render cache shared by processes through Redis.
+ *
+ * The spec starts its own `redis-server` on a free loopback port (no disk
+ * persistence) and stops it after. The store's own behaviour is specified
+ * in this process; single flight across processes, Redis outages and a
+ * lock holder that dies are specified with two worker processes
+ * (spec/fixtures/redis-worker.ts), each a NevowSite with the same slow,
+ * counted, cached Page. Time is real here: the clock cannot be faked
+ * across processes, so expiry and lock lapses are short real timeouts.
+ */
+import { expect } from 'chai';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisCacheStore, type CacheEntry } from '../lib/index.js';
+
+const HAVE_REDIS = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
+const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
+const HOST = 'cluster.test';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when something on `port` answers PING with PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    sock.setTimeout(500, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 10_000, every = 50): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const r = await fn();
+    if (r !== undefined && r !== false) return r;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+/** A redis-server of our own, without persistence. */
+class RedisServer {
+  proc: ChildProcess | null = null;
+  constructor(readonly port: number) {}
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  async start(): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await until('redis-server to answer PING', () => ping(this.port));
+  }
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    this.proc = null;
+    if (p === null || p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGCONT');
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+  }
+}
+
+interface Stats { renders: number; warnings: string[]; errors: string[] }
+
+/** A worker process serving the slow cached Page (spec/fixtures/redis-worker.ts). */
+class Worker {
+  private constructor(readonly proc: ChildProcess, readonly port: number, readonly prefix: string) {}
+
+  static async start(env: Record<string, string> & { CACHE_PREFIX: string }): Promise<Worker> {
+    const proc = fork(WORKER, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.once('message', (m: { port: number }) => resolve(m.port));
+      proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before listening`)));
+    });
+    return new Worker(proc, port, env.CACHE_PREFIX);
+  }
+
+  stats(): Promise<Stats> {
+    return new Promise((resolve) => {
+      this.proc.once('message', (m: Stats) => resolve(m));
+      this.proc.send({ cmd: 'stats' });
+    });
+  }
+
+  setRenderMs(ms: number): void {
+    this.proc.send({ cmd: 'renderMs', ms });
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    if (signal === 'SIGTERM' && this.proc.connected) this.proc.send({ cmd: 'stop' });
+    else this.proc.kill(signal);
+    await exited;
+  }
+}
+
+interface Answer { status: number; body: string; xcache: string; ms: number }
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** GET `path` from a worker, as the same virtual host whichever worker answers; fails after `timeout` ms. */
+function get(w: Worker, path: string, timeout = 10_000): Promise<Answer> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: w.port, path, agent, headers: { host: HOST } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body, xcache: String(res.headers['x-cache']), ms: performance.now() - t0 }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeout, () => req.destroy(new Error(`GET ${path} took over ${timeout} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function totalRenders(workers: Worker[]): Promise<number> {
+  let n = 0;
+  for (const w of workers) n += (await w.stats()).renders;
+  return n;
+}
+
+function entry(body: string, ttlMs: number, swrMs = 0): CacheEntry {
+  const now = Date.now();
+  const expires = ttlMs === Infinity ? Infinity : now + ttlMs;
+  return { body: Buffer.from(body), headers: { 'content-type': 'text/html; charset=utf-8', 'x-made-by': 'spec' }, etag: `"${body}"`, created: now, expires, staleUntil: expires + swrMs };
+}
+
+describe('RedisCacheStore', function () {
+  this.timeout(60_000);
+  let server: RedisServer;
+  let raw: Redis;
+  let stores: RedisCacheStore[] = [];
+  let workers: Worker[] = [];
+  let serial = 0;
+  const prefix = () => `spec-${process.pid}-${++serial}:`;
+  const newStore = (opts: ConstructorParameters<typeof RedisCacheStore>[0] = {}) => {
+    const s = new RedisCacheStore({ url: server.url, log: () => {}, ...opts });
+    stores.push(s);
+    return s;
+  };
+
+  before(async function () {
+    if (!HAVE_REDIS) {
+      if (process.env.CI) throw new Error('redis-server is not installed (CI is set, so this suite must run): apt-get install redis-server');
+      console.log('    redis-server not found: skipping the RedisCacheStore specs (apt-get install redis-server to run them)');
+      this.skip();
+    }
+    server = new RedisServer(await freePort());
+    await server.start();
+    raw = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+    raw.on('error', () => {});
+    await raw.connect();
+  });
+
+  after(async () => {
+    raw?.disconnect();
+    await server?.stop();
+    agent.destroy();
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+    await Promise.all(stores.map((s) => s.close()));
+    workers = [];
+    stores = [];
+    if (server.proc === null) await server.start();
+  });
+
+  describe('the store', () => {
+    it('stores an entry with its headers, ETag and times, and reads it back', async () => {
+      const s = newStore({ prefix: prefix() });
+      await s.ready();
+      const e = entry('hello', 60_000, 5_000);
+      await s.set('http://a/', e);
+      const got = await s.get('http://a/');
+      expect(got).to.deep.equal(e);
+      expect(Buffer.isBuffer(got!.body)).to.equal(true);
+      expect(await s.get('http://b/')).to.equal(undefined);
+    });
+
+    it('shares one Redis lookup among overlapping lookups of a key, but not across a write', async () => {
+      const s = newStore({ prefix: prefix() });
+      await s.ready();
+      await s.set('k', entry('one', 60_000));
+      const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const before = await hgetalls();
+      const got = await Promise.all(Array.from({ length: 50 }, () => s.get('k')));
+      expect(got.every((e) => e!.body.toString() === 'one')).to.equal(true);
+      expect((await hgetalls()) - before).to.equal(1);
+      const stale = s.get('k');
+      await s.set('k', entry('two', 60_000));
+      expect((await s.get('k'))!.body.toString(), 'a lookup after a write sees it').to.equal('two');
+      await stale;
+    });
+
+    it('expires entries by Redis TTL in ms from staleUntil; Infinity sets no TTL', async () => {
+      const p = prefix();
+      const s = newStore({ prefix: p });
+      await s.ready();
+      await s.set('short', entry('s', 1_000, 2_000));
+      await s.set('forever', entry('f', Infinity));
+      const pttl = await raw.pttl(`${p}e:short`);
+      expect(pttl).to.be.within(2_500, 3_000);
+      expect(await raw.pttl(`${p}e:forever`)).to.equal(-1);
+      expect((await s.get('forever'))!.expires).to.equal(Infinity);
+      await s.set('dead', entry('d', -10));
+      expect(await raw.exists(`${p}e:dead`)).to.equal(0);
+    });
+
+    it('keeps stores with different prefixes apart; clear() removes only its own entries', async () => {
+      const a = newStore({ prefix: prefix() });
+      const b = newStore({ prefix: prefix() });
+      await Promise.all([a.ready(), b.ready()]);
+      await raw.set('unrelated', 'x');
+      await a.set('k', entry('from a', 60_000));
+      await b.set('k', entry('from b', 60_000));
+      expect((await a.get('k'))!.body.toString()).to.equal('from a');
+      expect((await b.get('k'))!.body.toString()).to.equal('from b');
+      await a.clear();
+      expect(await a.get('k')).to.equal(undefined);
+      expect((await b.get('k'))!.body.toString()).to.equal('from b');
+      expect(await raw.get('unrelated')).to.equal('x');
+      await raw.del('unrelated');
+    });
+
+    it('invalidates one key, or every key of its prefix a predicate accepts', async () => {
+      const s = newStore({ prefix: prefix() });
+      const other = newStore({ prefix: prefix() });
+      await Promise.all([s.ready(), other.ready()]);
+      for (const k of ['http://h/a', 'http://h/news/1', 'http://h/news/2']) await s.set(k, entry(k, 60_000));
+      await other.set('http://h/news/1', entry('other', 60_000));
+      expect(await s.count()).to.equal(3);
+      expect(s.size).to.equal(3);
+      expect(await s.invalidate('http://h/a')).to.equal(1);
+      expect(await s.invalidate('http://h/a')).to.equal(0);
+      expect(await s.invalidate((k) => k.startsWith('http://h/news/'))).to.equal(2);
+      expect(await s.count()).to.equal(0);
+      expect(s.size).to.equal(0);
+      expect(await other.get('http://h/news/1')).to.not.equal(undefined);
+    });
+
+    it('does not store an entry larger than maxValueBytes (and drops the older one)', async () => {
+      const s = newStore({ prefix: prefix(), maxValueBytes: 1024 });
+      await s.ready();
+      await s.set('k', entry('small', 60_000));
+      await s.set('k', entry('x'.repeat(2000), 60_000));
+      expect(await s.get('k')).to.equal(undefined);
+    });
+
+    it('lends a key\'s lock to one holder at a time, for its TTL, released only with its token', async () => {
+      const p = prefix();
+      const a = newStore({ prefix: p });
+      const b = newStore({ prefix: p });
+      await Promise.all([a.ready(), b.ready()]);
+      const token = await a.acquire('k', 5_000);
+      expect(token).to.be.a('string');
+      expect(await b.acquire('k', 5_000)).to.equal(null);
+      expect(await raw.pttl(`${p}lock:k`)).to.be.within(4_000, 5_000);
+      await b.release('k', 'not-the-token');
+      expect(await b.acquire('k', 5_000)).to.equal(null);
+      await a.release('k', token!);
+      const again = await b.acquire('k', 200);
+      expect(again).to.be.a('string');
+      await sleep(300); // the TTL: a holder that never releases loses the lock
+      expect(await a.acquire('k', 5_000)).to.be.a('string');
+    });
+
+    it('refuses the lock while a fresh entry is stored, so a late process does not render again', async () => {
+      const s = newStore({ prefix: prefix() });
+      await s.ready();
+      await s.set('k', entry('fresh', 60_000));
+      expect(await s.acquire('k', 5_000)).to.equal(null);
+      expect((await s.waitFor('k', 1_000))!.body.toString()).to.equal('fresh');
+      await s.set('stale', entry('stale', -1, 60_000));
+      expect(await s.acquire('stale', 5_000), 'a stale entry is refreshed under the lock').to.be.a('string');
+    });
+
+    it('waitFor resolves with the entry when the holder, in another store, stores and releases', async () => {
+      const p = prefix();
+      const holder = newStore({ prefix: p });
+      const waiter = newStore({ prefix: p });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      const token = (await holder.acquire('k', 5_000))!;
+      const t0 = performance.now();
+      const waiting = waiter.waitFor('k', 5_000);
+      await sleep(100);
+      await holder.set('k', entry('rendered', 60_000));
+      await holder.release('k', token);
+      const got = await waiting;
+      expect(got!.body.toString()).to.equal('rendered');
+      expect(performance.now() - t0).to.be.below(1_000);
+    });
+
+    it('waitFor finds an entry released before it subscribed, at once', async () => {
+      const s = newStore({ prefix: prefix(), lockPollInterval: 60_000 });
+      await s.ready();
+      const token = (await s.acquire('k', 5_000))!;
+      await s.set('k', entry('early', 60_000));
+      await s.release('k', token);
+      const t0 = performance.now();
+      expect((await s.waitFor('k', 5_000))!.body.toString()).to.equal('early');
+      expect(performance.now() - t0).to.be.below(500);
+    });
+
+    it('waitFor gives up at its timeout, and as soon as the lock is gone without an entry', async () => {
+      const p = prefix();
+      const holder = newStore({ prefix: p });
+      const waiter = newStore({ prefix: p, lockPollInterval: 50 });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      await holder.acquire('held', 60_000);
+      let t0 = performance.now();
+      expect(await waiter.waitFor('held', 200)).to.equal(undefined);
+      expect(performance.now() - t0).to.be.within(150, 600);
+      // A holder that dies: its lock lapses (PX) and the waiter stops waiting then, without a message.
+      await holder.acquire('dies', 300);
+      t0 = performance.now();
+      expect(await waiter.waitFor('dies', 5_000)).to.equal(undefined);
+      expect(performance.now() - t0).to.be.within(200, 800);
+      // A holder whose render was not stored (an error, a 500): released without an entry.
+      const token = (await holder.acquire('fails', 5_000))!;
+      const waiting = waiter.waitFor('fails', 5_000);
+      await sleep(50);
+      await holder.release('fails', token);
+      t0 = performance.now();
+      expect(await waiting).to.equal(undefined);
+      expect(performance.now() - t0).to.be.below(300);
+    });
+
+    it('works on a given ioredis client, and leaves it open on close()', async () => {
+      const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      try {
+        const s = new RedisCacheStore({ client, prefix: prefix(), log: () => {} });
+        await s.ready();
+        await s.set('k', entry('given', 60_000));
+        expect((await s.get('k'))!.body.toString()).to.equal('given');
+        await s.close();
+        expect(await client.ping()).to.equal('PONG');
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it('answers as an empty, unlocked cache at once when Redis is unreachable, and warns once', async () => {
+      const warnings: string[] = [];
+      const s = new RedisCacheStore({ url: `redis://127.0.0.1:${await freePort()}`, log: (m) => warnings.push(m) });
+      stores.push(s);
+      await until('the first connection failure', async () => warnings.length > 0);
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) {
+        expect(await s.get('k')).to.equal(undefined);
+        await s.set('k', entry('x', 60_000));
+        const token = await s.acquire('k', 1_000);
+        expect(token, 'the caller renders for itself').to.be.a('string');
+        await s.release('k', token!);
+        expect(await s.waitFor('k', 5_000)).to.equal(undefined);
+      }
+      expect(performance.now() - t0).to.be.below(500);
+      await sleep(500); // several reconnection attempts fail meanwhile
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]).to.match(/unavailable/);
+      let rejected: unknown;
+      await s.invalidate((k) => k === 'k').catch((e) => { rejected = e; });
+      expect(rejected, 'an invalidation that did not happen is an error').to.be.instanceOf(Error);
+    });
+  });
+
+  describe('across processes', () => {
+    async function twoWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
+      const common = { REDIS_URL: server.url, CACHE_PREFIX: prefix(), ...env };
+      const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
+      workers.push(...ws);
+      return ws as [Worker, Worker];
+    }
+
+    it('renders once for 100 concurrent requests over two processes on a cold key, and once more after expiry', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '1', RENDER_MS: '200' });
+      const burst = () => Promise.all(Array.from({ length: 100 }, (_, i) => get(i % 2 === 0 ? a : b, '/')));
+      const first = await burst();
+      expect(first.map((r) => r.status)).to.deep.equal(Array(100).fill(200));
+      expect(new Set(first.map((r) => r.body)).size).to.equal(1);
+      expect(await totalRenders([a, b])).to.equal(1);
+      expect(new Set(first.map((r) => r.xcache))).to.include('MISS');
+
+      // Expiry is the feature under test here, and it is Redis's own TTL: wait
+      // (for real, about 1 s) until Redis has dropped the entry.
+      const probe = newStore({ prefix: a.prefix });
+      await probe.ready();
+      await until('Redis to expire the entry', async () => (await probe.count()) === 0, 5_000);
+      const second = await burst();
+      expect(second.map((r) => r.status)).to.deep.equal(Array(100).fill(200));
+      expect(new Set(second.map((r) => r.body)).size).to.equal(1);
+      expect(second[0]!.body).to.not.equal(first[0]!.body);
+      expect(await totalRenders([a, b])).to.equal(2);
+    });
+
+    it('keeps answering while Redis is down or stalled, warns once per outage, and shares again once it is back', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '20', COMMAND_TIMEOUT: '300' });
+      expect((await get(a, '/warm')).xcache).to.equal('MISS');
+      expect((await get(b, '/warm')).xcache, 'served from Redis to the other process').to.equal('HIT');
+
+      await server.stop('SIGKILL');
+      await until('both workers to notice', async () => (await a.stats()).warnings.length > 0 && (await b.stats()).warnings.length > 0);
+      for (let round = 0; round < 3; round++) {
+        const answers = await Promise.all([a, b].flatMap((w) => ['/warm', '/down', `/down?${round}`].map((p) => get(w, p, 2_000))));
+        for (const r of answers) {
+          expect(r.status).to.equal(200);
+          expect(r.ms).to.be.below(1_000);
+        }
+      }
+      for (const w of [a, b]) {
+        const s = await w.stats();
+        expect(s.warnings, 'one warning per outage, not per request').to.have.length(1);
+        expect(s.warnings[0]).to.match(/unavailable/);
+        expect(s.errors).to.deep.equal([]);
+      }
+
+      await server.start(); // same port, empty
+      let i = 0;
+      await until('shared caching to resume', async () => {
+        const path = `/back?${++i}`;
+        await get(a, path);
+        return (await get(b, path)).xcache === 'HIT';
+      }, 15_000, 100);
+      for (const w of [a, b]) expect((await w.stats()).warnings[1]).to.match(/answers again/);
+
+      // Stalled (SIGSTOP): connected but silent. Commands time out; pages still come.
+      server.proc!.kill('SIGSTOP');
+      try {
+        const answers = await Promise.all([get(a, '/stalled', 5_000), get(b, '/stalled', 5_000)]);
+        for (const r of answers) {
+          expect(r.status).to.equal(200);
+          expect(r.ms).to.be.below(2_000);
+        }
+      } finally {
+        server.proc!.kill('SIGCONT');
+      }
+      for (const w of [a, b]) {
+        const s = await w.stats();
+        expect(s.warnings.filter((m) => /unavailable/.test(m))).to.have.length(2);
+        expect(s.errors).to.deep.equal([]);
+      }
+    });
+
+    it('lets another process render when the lock holder is killed mid-render, after the lock lapses', async () => {
+      // The lock's TTL is the page's cacheWaitTimeout: 2 s.
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '200', WAIT_TIMEOUT: '2' });
+      a.setRenderMs(60_000);
+      const doomed = get(a, '/locked').catch(() => null);
+      const lockKey = `${a.prefix}lock:http://${HOST}/locked`;
+      await until('worker A to take the lock', async () => (await raw.exists(lockKey)) === 1, 10_000, 10);
+      const locked = performance.now();
+      // B's requests come in while A holds the lock, late enough that the
+      // lock lapses before B's own requests stop waiting for each other
+      // (Page waits cacheWaitTimeout for a render under way in its process).
+      await sleep(700);
+      const waiting = Promise.all(Array.from({ length: 10 }, () => get(b, '/locked', 6_000)));
+      await sleep(300);
+      await a.kill('SIGKILL');
+      const answers = await waiting;
+      const elapsed = performance.now() - locked;
+      expect(await doomed).to.equal(null);
+      for (const r of answers) {
+        expect(r.status).to.equal(200);
+        expect(r.body).to.match(new RegExp(`by ${b.proc.pid}`));
+      }
+      expect((await b.stats()).renders).to.equal(1);
+      expect(elapsed, 'B waited for the lock to lapse').to.be.above(1_950);
+      expect(elapsed, 'and no longer than the lapse + a poll + the render').to.be.below(3_000);
+      expect((await get(b, '/locked')).xcache).to.equal('HIT');
+    });
+  });
+});
