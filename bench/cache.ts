@@ -1,0 +1,140 @@
+/**
+ * The render cache under load: autocannon on 127.0.0.1 against
+ *   (a) raw node:http answering a prebuilt Buffer of the standard page,
+ *   (b) a nevow-ts Page with `cacheTimeout = 0` (every request a hit),
+ *   (c) the same Page uncached (every request a render),
+ * for the 10-row and the 1000-row page. Each server runs alone in a forked
+ * child process (bench/child.ts), so autocannon has its own event loop.
+ * Targets: hits ≥ 0.9× raw req/s, hit p99 ≤ 1.2× raw p99.
+ *
+ * BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 50) set the load.
+ */
+import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import autocannon from 'autocannon';
+import { assertEquivalent } from './equivalence.js';
+import { concatPage, makeRows } from './page.js';
+import { ask, fmt, forkChild, isMain, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+
+/** The servers compared (bench/child.ts). */
+type ServerKind = 'raw' | 'cached' | 'uncached';
+
+export interface CacheRow {
+  kind: ServerKind;
+  rows: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** requestsPerSecond / that of raw for the same page. */
+  ratio: number;
+  /** p99 / that of raw for the same page. */
+  p99Ratio: number;
+  /** Server CPU time (user + system) per request, µs: robust against a busy machine. */
+  cpuMicros: number;
+  /** cpuMicros / that of raw. */
+  cpuRatio: number;
+  errors: number;
+}
+
+export interface CacheReport extends BenchReport {
+  results: CacheRow[];
+  /** Hits ≥ 0.9× raw req/s and p99 ≤ 1.2× raw, for every page size. */
+  targetsMet: boolean;
+}
+
+const LABEL: Record<ServerKind, string> = {
+  raw: '(a) raw node:http, prebuilt Buffer',
+  cached: '(b) Page, cacheTimeout = 0 (hits)',
+  uncached: '(c) Page, uncached (renders)',
+};
+
+function get(port: number): Promise<{ status: number; body: string; xcache: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), xcache: res.headers['x-cache'] as string | undefined }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+interface Measured {
+  result: autocannon.Result;
+  cpuMicros: number;
+}
+
+const cpuOf = async (child: ChildProcess) => {
+  const { cpu } = await ask<{ cpu: NodeJS.CpuUsage }>(child, { cmd: 'cpu' });
+  return cpu.user + cpu.system;
+};
+
+/** Starts one server child, checks its page, warms it up, loads it, stops it. */
+async function measure(kind: ServerKind, rowCount: number, seconds: number, connections: number): Promise<Measured> {
+  const { child, first } = await forkChild<{ port: number }>(['server', kind, String(rowCount)]);
+  try {
+    const { port } = first;
+    const r = await get(port);
+    if (r.status !== 200) throw new Error(`${kind}: GET / answered ${r.status}`);
+    assertEquivalent([{ name: 'string concatenation', html: concatPage(makeRows(rowCount)) }, { name: `${kind} server`, html: r.body }]);
+    if (kind === 'cached' && (await get(port)).xcache !== 'HIT') throw new Error('the cached page did not answer a hit the second time');
+    const url = `http://127.0.0.1:${port}/`;
+    if (seconds >= 2) await autocannon({ url, connections, duration: Math.min(2, seconds / 5) }); // warm-up
+    const cpu0 = await cpuOf(child);
+    const result = await autocannon({ url, connections, duration: seconds });
+    const cpu1 = await cpuOf(child);
+    return { result, cpuMicros: (cpu1 - cpu0) / Math.max(1, result.requests.total) };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+export async function run(opts: RunOptions = {}): Promise<CacheReport> {
+  const log = opts.log ?? (() => {});
+  const seconds = opts.tiny ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
+  const connections = opts.tiny ? 4 : Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const sizes = opts.tiny ? [10] : [10, 1000];
+  const results: CacheRow[] = [];
+  for (const n of sizes) {
+    const byKind = new Map<ServerKind, Measured>();
+    for (const kind of ['raw', 'cached', 'uncached'] as const) {
+      log(`cache: ${kind}, ${n} rows, ${connections} connections × ${seconds} s`);
+      byKind.set(kind, await measure(kind, n, seconds, connections));
+    }
+    const raw = byKind.get('raw')!.result;
+    const rawCpu = byKind.get('raw')!.cpuMicros;
+    for (const [kind, { result: r, cpuMicros }] of byKind) {
+      results.push({
+        kind,
+        rows: n,
+        requestsPerSecond: r.requests.average,
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        ratio: r.requests.average / raw.requests.average,
+        p99Ratio: r.latency.p99 / raw.latency.p99,
+        cpuMicros,
+        cpuRatio: cpuMicros / rawCpu,
+        errors: r.errors + r.timeouts + r.non2xx,
+      });
+    }
+  }
+  const hits = results.filter((r) => r.kind === 'cached');
+  const targetsMet = hits.every((r) => r.ratio >= 0.9 && r.p99Ratio <= 1.2);
+  const markdown = [
+    `autocannon, ${connections} connections × ${seconds} s per server (after a short warm-up), 127.0.0.1; ` +
+      'each server alone in a forked child process. Ratios are to (a) for the same page. ' +
+      'Server CPU is the child\'s user + system time during the run divided by the requests answered; ' +
+      'unlike req/s it does not depend on what else the machine is doing.',
+    '',
+    table(
+      ['server', 'rows', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'p99 ÷ (a)', 'server CPU µs/req', 'CPU ÷ (a)', 'errors'],
+      results.map((r) => [LABEL[r.kind], String(r.rows), r.requestsPerSecond, fmt(r.p50Ms, 0), fmt(r.p99Ms, 0), fmt(r.ratio, 3), fmt(r.p99Ratio, 2), fmt(r.cpuMicros, 1), fmt(r.cpuRatio, 2), String(r.errors)]),
+    ),
+    '',
+    `Targets (hits ≥ 0.9× raw req/s, hit p99 ≤ 1.2× raw p99): ` +
+      hits.map((r) => `${r.rows} rows ${r.ratio >= 0.9 && r.p99Ratio <= 1.2 ? 'met' : 'NOT met'} (${fmt(r.ratio, 3)}×, p99 ${fmt(r.p99Ratio, 2)}×)`).join('; ') + '.',
+  ].join('\n');
+  return { title: 'Render cache under load', markdown, results, targetsMet };
+}
+
+if (isMain(import.meta.url)) console.log((await run({ log: console.log })).markdown);

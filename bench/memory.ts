@@ -1,0 +1,98 @@
+/**
+ * Memory of the render cache: 1 000 000 distinct URLs stored in a
+ * MemoryCacheStore bounded at 64 MB, with entries shaped as `Page` stores
+ * them (the body encoded once to a Buffer of 2–5 KB, replayable headers, an
+ * etag). Peak RSS is sampled every 1000 stores; it must stay under 200 MB.
+ * Runs in a forked child (bench/child.ts) so that the figures are the
+ * store's, not those of the benches run before it.
+ */
+import { MemoryCacheStore, type CacheEntry } from '../lib/index.js';
+import { concatPage, makeRows } from './page.js';
+import { fmt, forkChild, isMain, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+
+export interface MemoryFigures {
+  urls: number;
+  maxBytes: number;
+  /** Entries held at the end. */
+  entries: number;
+  /** Bytes the store accounts for at the end. */
+  storeBytes: number;
+  baselineRssBytes: number;
+  peakRssBytes: number;
+  finalHeapUsedBytes: number;
+  seconds: number;
+}
+
+export interface MemoryReport extends BenchReport, MemoryFigures {
+  /** Peak RSS below 200 MB. */
+  withinLimit: boolean;
+}
+
+export const RSS_LIMIT = 200 * 1024 * 1024;
+
+/**
+ * Stores `urls` distinct entries into a fresh store bounded at `maxBytes`,
+ * sampling RSS. Runs in the calling process (the child).
+ */
+export function fillStore(urls: number, maxBytes: number): MemoryFigures {
+  // Bodies are prefixes (2048..5120 chars) of a real page, made distinct per URL.
+  const page = concatPage(makeRows(60));
+  const store = new MemoryCacheStore({ maxBytes, maxEntries: Number.MAX_SAFE_INTEGER });
+  const baselineRssBytes = process.memoryUsage().rss;
+  let peakRssBytes = baselineRssBytes;
+  const t0 = performance.now();
+  const created = Date.now();
+  for (let i = 0; i < urls; i++) {
+    const length = 2048 + ((i * 7919) % 3073);
+    const body = Buffer.from(`<!-- ${i} -->` + page.slice(0, length));
+    const etag = `"${i.toString(36)}-${length.toString(36)}"`;
+    const entry: CacheEntry = {
+      body,
+      headers: { 'content-type': 'text/html; charset=utf-8', etag },
+      etag,
+      created,
+      expires: Infinity,
+      staleUntil: Infinity,
+    };
+    store.set(`http://example.com/item/${i}?x=1&y=2`, entry);
+    if (i % 1000 === 999) {
+      const rss = process.memoryUsage().rss;
+      if (rss > peakRssBytes) peakRssBytes = rss;
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  peakRssBytes = Math.max(peakRssBytes, process.memoryUsage().rss);
+  return {
+    urls,
+    maxBytes,
+    entries: store.size,
+    storeBytes: store.bytes,
+    baselineRssBytes,
+    peakRssBytes,
+    finalHeapUsedBytes: process.memoryUsage().heapUsed,
+    seconds,
+  };
+}
+
+const MB = 1024 * 1024;
+
+export async function run(opts: RunOptions = {}): Promise<MemoryReport> {
+  const urls = opts.tiny ? 1000 : 1_000_000;
+  const maxBytes = 64 * MB;
+  const { child, first } = await forkChild<MemoryFigures>(['memory', String(urls), String(maxBytes)]);
+  await stopChild(child);
+  const f = first;
+  const withinLimit = f.peakRssBytes < RSS_LIMIT;
+  const markdown = [
+    `${f.urls.toLocaleString('en-US')} distinct URLs stored in a \`MemoryCacheStore({ maxBytes: 64 MB })\` ` +
+      '(bodies 2–5 KB Buffers, as `Page` stores them), in a child process; RSS sampled every 1000 stores.',
+    '',
+    table(
+      ['URLs', 'entries kept', 'store MB', 'baseline RSS MB', 'peak RSS MB', 'heap used MB', 'seconds', '< 200 MB'],
+      [[f.urls, f.entries, fmt(f.storeBytes / MB, 1), fmt(f.baselineRssBytes / MB, 1), fmt(f.peakRssBytes / MB, 1), fmt(f.finalHeapUsedBytes / MB, 1), fmt(f.seconds, 2), withinLimit ? 'yes' : 'NO']],
+    ),
+  ].join('\n');
+  return { title: 'Render cache memory', markdown, ...f, withinLimit };
+}
+
+if (isMain(import.meta.url)) console.log((await run()).markdown);
