@@ -1,0 +1,212 @@
+/**
+ * Cache hits from Redis: autocannon on 127.0.0.1 against
+ *   (a) raw node:http answering a prebuilt Buffer of the standard page,
+ *   (b) a nevow-ts Page with `cacheTimeout = 0` on a MemoryCacheStore (hits),
+ *   (c) the same Page on a RedisCacheStore (hits: each a Redis lookup;
+ *       lookups of the key that overlap in the process share one HGETALL),
+ * for the 10-row and the 1000-row page. Each server runs alone in a child
+ * process (this module, forked with `child`). A redis-server of its own is
+ * started on a free port unless REDIS_URL names one.
+ *
+ *     npx tsx bench/cache-redis.ts
+ *
+ * BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 50) set the load.
+ * Kept apart from bench/cache.ts (which needs no Redis); bench/all.ts runs
+ * it when present, as an optional bench.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { MemoryCacheStore, NevowSite, RedisCacheStore } from '../lib/index.js';
+import { loaders } from '../lib/loaders.js';
+import { ItemsPage, concatPage, makeRows, stanTree } from './page.js';
+import { ask, fmt, isMain, sleep, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+
+type Kind = 'raw' | 'memory' | 'redis';
+
+const LABEL: Record<Kind, string> = {
+  raw: '(a) raw node:http, prebuilt Buffer',
+  memory: '(b) Page hits, MemoryCacheStore',
+  redis: '(c) Page hits, RedisCacheStore',
+};
+
+export interface RedisCacheRow {
+  kind: Kind;
+  rows: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** requestsPerSecond / that of raw for the same page. */
+  ratio: number;
+  /** Server CPU time (user + system) per request, µs. */
+  cpuMicros: number;
+  errors: number;
+}
+
+export interface RedisCacheReport extends BenchReport {
+  results: RedisCacheRow[];
+}
+
+// ---- the child: one server ----
+
+async function serve(kind: Kind, rowCount: number, redisUrl: string): Promise<{ port: number; close: () => Promise<void> }> {
+  const rows = makeRows(rowCount);
+  if (kind === 'raw') {
+    const body = Buffer.from(concatPage(rows));
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    };
+  }
+  const page = new ItemsPage(rows, loaders.stan(stanTree()));
+  page.cacheTimeout = 0;
+  const redis = kind === 'redis' ? new RedisCacheStore({ url: redisUrl, prefix: `bench-${process.pid}:` }) : undefined;
+  page.cacheStore = redis ?? new MemoryCacheStore();
+  await redis?.ready();
+  const site = new NevowSite(page);
+  const server = await site.listen(0);
+  return {
+    port: NevowSite.port(server),
+    close: async () => {
+      await redis?.clear();
+      await Promise.all([site.close(), redis?.close()]);
+    },
+  };
+}
+
+async function child(kind: Kind, rowCount: number, redisUrl: string): Promise<void> {
+  const { port, close } = await serve(kind, rowCount, redisUrl);
+  const stop = () => close().finally(() => process.exit(0));
+  process.on('message', (m: { cmd?: string }) => {
+    if (m?.cmd === 'stop') void stop();
+    else if (m?.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
+  });
+  process.on('disconnect', () => void stop());
+  process.send!({ port });
+}
+
+// ---- the parent ----
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of our own (no persistence), or the one REDIS_URL names. */
+async function redisServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
+  const port = await freePort();
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    proc.once('error', (e) => reject(new Error(`cannot start redis-server (apt-get install redis-server, or set REDIS_URL): ${e.message}`)));
+    const deadline = Date.now() + 10_000;
+    const tryPing = () => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.once('data', (d) => { sock.destroy(); if (d.toString().startsWith('+PONG')) resolve(); else retry(); });
+      sock.once('error', () => { sock.destroy(); retry(); });
+    };
+    const retry = () => (Date.now() > deadline ? reject(new Error('redis-server did not answer PING')) : void sleep(50).then(tryPing));
+    tryPing();
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => { proc.once('exit', () => resolve()); proc.kill('SIGTERM'); }),
+  };
+}
+
+function get(port: number): Promise<{ status: number; body: string; xcache: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), xcache: res.headers['x-cache'] as string | undefined }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+async function measure(kind: Kind, rowCount: number, redisUrl: string, seconds: number, connections: number) {
+  const proc = fork(fileURLToPath(import.meta.url), ['child', kind, String(rowCount), redisUrl], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+      proc.once('message', (m) => resolve(m as { port: number }));
+      proc.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before listening`)));
+    });
+    const first = await get(port);
+    if (first.status !== 200) throw new Error(`${kind}: GET / answered ${first.status}`);
+    if (kind !== 'raw') {
+      const again = await get(port);
+      if (again.xcache !== 'HIT' || again.body !== first.body) throw new Error(`${kind}: the second GET was not the same page from the cache (X-Cache ${again.xcache})`);
+    }
+    const url = `http://127.0.0.1:${port}/`;
+    await autocannon({ url, connections, duration: Math.max(0.5, Math.min(2, seconds / 5)) });
+    const cpu = async () => {
+      const { cpu: c } = await ask<{ cpu: NodeJS.CpuUsage }>(proc, { cmd: 'cpu' });
+      return c.user + c.system;
+    };
+    const cpu0 = await cpu();
+    const result = await autocannon({ url, connections, duration: seconds });
+    const cpuMicros = (await cpu() - cpu0) / Math.max(1, result.requests.total);
+    return { result, cpuMicros };
+  } finally {
+    await stopChild(proc);
+  }
+}
+
+export async function run(opts: RunOptions = {}): Promise<RedisCacheReport> {
+  const log = opts.log ?? (() => {});
+  const seconds = opts.tiny ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
+  const connections = opts.tiny ? 4 : Number(process.env.BENCH_CONNECTIONS ?? 50);
+  const sizes = opts.tiny ? [10] : [10, 1000];
+  const redis = await redisServer();
+  const results: RedisCacheRow[] = [];
+  try {
+    for (const n of sizes) {
+      let raw = NaN;
+      for (const kind of ['raw', 'memory', 'redis'] as const) {
+        log(`cache-redis: ${kind}, ${n} rows, ${connections} connections × ${seconds} s`);
+        const { result: r, cpuMicros } = await measure(kind, n, redis.url, seconds, connections);
+        if (kind === 'raw') raw = r.requests.average;
+        results.push({
+          kind, rows: n, requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99,
+          ratio: r.requests.average / raw, cpuMicros, errors: r.errors + r.timeouts + r.non2xx,
+        });
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  const markdown = [
+    `autocannon, ${connections} connections × ${seconds} s per server (after a short warm-up), 127.0.0.1, ` +
+      'one URL; each server alone in a child process; Redis on the same machine. ' +
+      'Ratios are to (a) for the same page; server CPU excludes redis-server\'s own.',
+    '',
+    table(
+      ['server', 'rows', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'server CPU µs/req', 'errors'],
+      results.map((r) => [LABEL[r.kind], String(r.rows), r.requestsPerSecond, fmt(r.p50Ms, 0), fmt(r.p99Ms, 0), fmt(r.ratio, 3), fmt(r.cpuMicros, 1), String(r.errors)]),
+    ),
+  ].join('\n');
+  return { title: 'Cache hits from Redis', markdown, results };
+}
+
+if (isMain(import.meta.url)) {
+  const [what, kind, rows, url] = process.argv.slice(2);
+  if (what === 'child') await child(kind as Kind, Number(rows), url!);
+  else console.log((await run({ log: console.log })).markdown);
+}
