@@ -63,10 +63,28 @@ export interface SiteOptions {
   log?: (err: unknown, what: string) => void;
   /** Called once per finished request with a one-line summary. */
   accessLog?: (line: string, request: BaseRequest) => void;
-  /** node:http `headersTimeout` in ms (default 10 000): slow headers are cut off. */
+  /**
+   * node:http `headersTimeout` in ms (default 10 000; 0 turns it off): a
+   * client that has not sent all its headers by then gets 408 and is
+   * disconnected (slowloris). Must not exceed a non-zero `requestTimeout`.
+   */
   headersTimeout?: number;
-  /** node:http `requestTimeout` in ms (default 30 000): a whole request must arrive within it. */
+  /**
+   * node:http `requestTimeout` in ms (default 30 000; 0 turns it off): the
+   * whole request, body included, must arrive within it (the response may
+   * take longer; see Page's `renderTimeout`). node checks both timeouts
+   * every `connectionsCheckingInterval`; the site sets that to a tenth of
+   * the smaller timeout (between 10 ms and node's 30 s), so a timeout fires
+   * at most 10 % late, rather than up to 30 s late.
+   */
   requestTimeout?: number;
+  /**
+   * Answer 400 to a Host header that is not a host name, IPv4 address or
+   * bracketed IP literal with an optional port (RFC 9112 §3.2), instead of
+   * using it, escaped, in URLs, pages and the render cache's keys. Off by
+   * default. A request with more than one Host header always gets 400.
+   */
+  strictHost?: boolean;
 }
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -90,7 +108,16 @@ export class NevowSite {
       accessLog: options.accessLog,
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
+      strictHost: options.strictHost ?? false,
     };
+    const { headersTimeout, requestTimeout } = this.options;
+    for (const [name, v] of [['headersTimeout', headersTimeout], ['requestTimeout', requestTimeout]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number of ms >= 0, not ${v}`);
+    }
+    // node:http refuses this combination, but only when listen() makes the server.
+    if (requestTimeout > 0 && headersTimeout > requestTimeout) {
+      throw new RangeError(`headersTimeout (${headersTimeout} ms) must not exceed requestTimeout (${requestTimeout} ms)`);
+    }
   }
 
   /**
@@ -115,6 +142,8 @@ export class NevowSite {
   readonly handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = req.url ?? '/';
     if (url.length > this.options.maxURILength) return plain(res, 414, 'Request-URI Too Long');
+    const hostProblem = badHost(req, this.options.strictHost);
+    if (hostProblem !== null) return plain(res, 400, hostProblem, true);
     let request: NevowRequest;
     try {
       request = new NevowRequest(req, res);
@@ -163,7 +192,9 @@ export class NevowSite {
         chunks.push(c);
       });
       req.on('end', () => { if (size <= limit) resolve(Buffer.concat(chunks).toString('latin1')); });
-      req.on('error', reject);
+      // A client that goes away (or is cut off by requestTimeout) mid-body is
+      // not a server error: there is no one left to answer, and nothing to log.
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(null) : reject(err)));
     });
   }
 
@@ -253,13 +284,22 @@ export class NevowSite {
     // node:http's default header limit (16 KiB, request line included) would
     // cut off a long request target with a bare 431 before the site sees it;
     // leave room for maxURILength so the site answers 414 itself.
-    const server = http.createServer({ maxHeaderSize: Math.max(64 * 1024, this.options.maxURILength + 16 * 1024) }, this.handler);
-    server.headersTimeout = this.options.headersTimeout;
-    server.requestTimeout = this.options.requestTimeout;
+    const { headersTimeout, requestTimeout } = this.options;
+    const timeouts = [headersTimeout, requestTimeout].filter((t) => t > 0);
+    const server = http.createServer({
+      maxHeaderSize: Math.max(64 * 1024, this.options.maxURILength + 16 * 1024),
+      headersTimeout,
+      requestTimeout,
+      // node looks for expired requests only this often (30 s by default),
+      // which would let a 1 s headersTimeout fire 30 s late.
+      connectionsCheckingInterval: timeouts.length === 0 ? 30_000 : Math.min(30_000, Math.max(10, Math.floor(Math.min(...timeouts) / 10))),
+    }, this.handler);
     this.#servers.add(server);
     server.on('close', () => this.#servers.delete(server));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+        : '400 Bad Request';
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
@@ -294,6 +334,26 @@ function describeError(err: unknown): string {
     if (!(e instanceof Error)) break;
   }
   return parts.join('\nCaused by: ');
+}
+
+// RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port.
+const HOST = /^(?:\[[0-9A-Za-z:.%~_-]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+
+/**
+ * Why the Host header cannot be used, or null when it can. RFC 9112 §3.2:
+ * a request with more than one Host (which proxies may read differently
+ * from us), or with an invalid one when `strict`, gets 400; node already
+ * answers 400 to an HTTP/1.1 request without one.
+ */
+function badHost(req: http.IncomingMessage, strict: boolean): string | null {
+  const host = req.headers.host;
+  if (host === undefined) return null;
+  let seen = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++seen > 1) return 'More than one Host header';
+  }
+  return !strict || HOST.test(host) ? null : 'Invalid Host header';
 }
 
 function clearHeaders(request: BaseRequest): void {

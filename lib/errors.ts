@@ -51,3 +51,11 @@ export class FlattenerError extends Error {
     super(what + path, { cause });
   }
 }
+
+/** A page did not finish rendering within its `renderTimeout` (lib/rend.ts). */
+export class RenderTimeout extends Error {
+  override name = 'RenderTimeout';
+  constructor(readonly className: string, readonly seconds: number) {
+    super(`${className} did not finish rendering within its renderTimeout of ${seconds} s`);
+  }
+}

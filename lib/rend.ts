@@ -25,8 +25,8 @@ import {
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { flattenFactory, flattenSync } from './flat/flatten.js';
-import { parseDirective } from './flat/flatten.js';
-import { MissingRenderMethod } from './errors.js';
+import { parseDirective, untilAborted } from './flat/flatten.js';
+import { MissingRenderMethod, RenderTimeout } from './errors.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
 import { FakeRequest } from './testutil.js';
 import type { BaseRequest } from './request.js';
@@ -220,6 +220,18 @@ export class Page extends Fragment implements Resource {
   staleWhileRevalidate = 0;
   /** Seconds a request waits for another request's render before rendering on its own. */
   cacheWaitTimeout = 10;
+  /**
+   * Seconds a render may take, or `null` (the default) for no limit. Past it
+   * the render fails with a `RenderTimeout` (wrapped in a FlattenerError
+   * naming the tags it was stuck in when it was waiting on a promise): a 500
+   * page when nothing was sent yet, an ended connection when the page was
+   * streaming, and waiters on a cached render get the same error. It covers
+   * loading the document, flattening it and `afterRender`; not traversal, not
+   * `beforeRender`, and not the wait for another request's render of a cached
+   * page (that is `cacheWaitTimeout`). The work already started (a renderer's
+   * promise) is not cancelled; its result is dropped.
+   */
+  renderTimeout: number | null = null;
   /** Where renders are kept. */
   cacheStore: CacheStore = defaultCacheStore;
 
@@ -227,8 +239,8 @@ export class Page extends Fragment implements Resource {
   afterRender?(ctx: WovenContext): unknown;
 
   /** The flattener used by `renderHTTP` (overridable, as in Nevow). */
-  flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => void, finisher: (r: undefined) => R): Promise<R> {
-    return flattenFactory(doc, ctx, writer, finisher);
+  flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => void, finisher: (r: undefined) => R, signal?: AbortSignal): Promise<R> {
+    return flattenFactory(doc, ctx, writer, finisher, signal);
   }
 
   /** The clock, in ms: the one place the cache reads the time. */
@@ -320,6 +332,7 @@ export class Page extends Fragment implements Resource {
   /** Flattens the document: streamed to the request, or collected and returned. */
   #render(ctx: WovenContext, request: BaseRequest, collect: boolean): Promise<string> {
     let rendering: Promise<string>;
+    const deadline = this.#deadline();
     try {
       // Remembered here, not before the cache check: a hit needs none of it.
       this.rememberStuff(ctx);
@@ -328,17 +341,30 @@ export class Page extends Fragment implements Resource {
       const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
       let out = '';
       const writer = collect ? (s: string) => { out += s; } : (s: string) => request.write(s);
-      rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''));
+      rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''), deadline?.signal);
     } catch (e) {
+      deadline?.clear();
       // A template that fails to load must reach chainCache as a rejection,
       // or the key would stay claimed.
       return Promise.reject(e);
     }
-    if (this.afterRender === undefined) return rendering;
-    return rendering.then(async (r) => {
-      await this.afterRender!(ctx);
-      return r;
-    });
+    if (this.afterRender !== undefined) {
+      rendering = rendering.then(async (r) => {
+        const after = this.afterRender!(ctx);
+        await (deadline === null ? after : untilAborted(after, deadline.signal));
+        return r;
+      });
+    }
+    return deadline === null ? rendering : rendering.finally(deadline.clear);
+  }
+
+  /** The `renderTimeout` of one render: a signal that aborts with a RenderTimeout, or null when there is none. */
+  #deadline(): { signal: AbortSignal; clear: () => void } | null {
+    const seconds = this.renderTimeout;
+    if (seconds === null || !(seconds > 0) || !Number.isFinite(seconds)) return null;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new RenderTimeout(this.constructor.name, seconds)), seconds * 1000);
+    return { signal: controller.signal, clear: () => clearTimeout(timer) };
   }
 
   /**

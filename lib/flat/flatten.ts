@@ -173,6 +173,20 @@ function elementMarkup(name: string): ElementMarkup {
   return m;
 }
 
+/** `p`, or a rejection with the signal's reason if the signal aborts first. */
+export function untilAborted<T>(p: T | PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    // Both outcomes of `p` are handled: one that settles after the abort is not an unhandled rejection.
+    Promise.resolve(p).then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
 /** Flattening state: the stack, the markup not yet written, and the sink. */
 class Flattener {
   readonly stack: Frame[] = [];
@@ -181,6 +195,8 @@ class Flattener {
   current: Tag | null = null;
   /** Set when precompiling: dynamic nodes are collected here instead of evaluated. */
   readonly parts: unknown[] | null;
+  /** Aborts the render (a Page's `renderTimeout`): a pending wait rejects with its reason. */
+  signal: AbortSignal | null = null;
 
   constructor(
     root: unknown,
@@ -233,7 +249,7 @@ class Flattener {
           if (this.sync) throw new TypeError('flattenSync met an async iterable');
           this.flush();
           const next = (f.iter as AsyncIterator<unknown>).next();
-          return Promise.resolve(next).then((r) => {
+          return this.settle(next).then((r) => {
             if (r.done) stack.pop();
             else this.push([r.value], f.ctx, f.mode, false, '', f.tag);
             return this.run();
@@ -247,6 +263,15 @@ class Flattener {
     }
     this.flush();
     return undefined;
+  }
+
+  /**
+   * Waits for `p`, unless the signal aborts first: then the wait rejects with
+   * the signal's reason, which `fail` turns into a FlattenerError naming the
+   * tags being rendered (where the render was stuck).
+   */
+  settle<T>(p: T | PromiseLike<T>): Promise<T> {
+    return this.signal === null ? Promise.resolve(p) : untilAborted(p, this.signal);
   }
 
   fail(e: unknown): never {
@@ -429,7 +454,7 @@ class Flattener {
     if (isThenable(item)) {
       if (this.sync) throw new TypeError('flattenSync met a Promise');
       this.flush();
-      return Promise.resolve(item).then((v) => {
+      return this.settle(item).then((v) => {
         this.push([v], f.ctx, f.mode, false, '', f.tag);
         return this.run();
       }, (e) => this.fail(e));
@@ -473,7 +498,7 @@ class Flattener {
     }
     if (this.sync) throw new TypeError('flattenSync met a Promise (from data)');
     this.flush();
-    return Promise.resolve(value).then((v) => {
+    return this.settle(value).then((v) => {
       ctx.remember(v, IData);
       // Outside run()'s try: a throwing renderer must still become a FlattenerError.
       try {
@@ -605,15 +630,20 @@ class Flattener {
  * Flattens `doc` in `ctx`, giving `writer` each chunk of markup as soon as it
  * is ready (everything before a pending promise is written before waiting on
  * it), then resolves with `finisher(undefined)`. Errors reject with a FlattenerError.
+ * When `signal` aborts while the flattener waits on a promise, it stops
+ * waiting and rejects with a FlattenerError whose `cause` is the signal's reason.
  */
 export function flattenFactory<R>(
   doc: unknown,
   ctx: WovenContext,
   writer: (chunk: string) => void,
   finisher: (result: undefined) => R | PromiseLike<R>,
+  signal?: AbortSignal,
 ): Promise<R> {
   try {
-    const wait = new Flattener(doc, ctx, writer, false).run();
+    const fl = new Flattener(doc, ctx, writer, false);
+    if (signal !== undefined) fl.signal = signal;
+    const wait = fl.run();
     if (wait === undefined) return Promise.resolve(finisher(undefined));
     return wait.then(() => finisher(undefined));
   } catch (e) {
