@@ -513,7 +513,11 @@ export class Page extends Fragment implements Resource {
   #wait(running: Pending): Promise<WaitResult> {
     if (!(this.cacheWaitTimeout > 0) || !Number.isFinite(this.cacheWaitTimeout)) return running.promise.then((e) => e ?? RENDER_ALONE);
     return new Promise<WaitResult>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(RENDER_ALONE), this.cacheWaitTimeout * 1000);
+      // With a store that locks across processes, this process's leader may
+      // itself wait one timeout for another process before rendering: its
+      // local waiters give it that long and a render's worth more.
+      const locking = typeof (this.cacheStore as LockingCacheStore).acquire === 'function';
+      const timer = setTimeout(() => resolve(RENDER_ALONE), this.cacheWaitTimeout * (locking ? 2 : 1) * 1000);
       running.promise.then(
         (e) => { clearTimeout(timer); resolve(e ?? RENDER_ALONE); },
         (err) => { clearTimeout(timer); reject(err); },
