@@ -44,7 +44,7 @@ function timedGet(agent: http.Agent, port: number, path: string): Promise<{ ttfb
 export async function run(opts: RunOptions = {}): Promise<StreamReport> {
   const waitMs = 50;
   const rowCount = opts.tiny ? 10 : 1000;
-  const repeats = opts.tiny ? 2 : 15;
+  const repeats = opts.tiny ? 3 : 15;
   const rows = makeRows(rowCount);
   const doc = loaders.stan(stanTree(T.p({ render: directive('wait') }, 'loaded after a wait')));
   const streamed = new ItemsPage(rows, doc);
