@@ -63,7 +63,10 @@ export class WovenContext {
   // the flattener remembers on every tag with a `data` special, has a field
   // of its own so that doing so allocates nothing.
   #remembered: Map<Interface<unknown>, unknown> | undefined;
-  #slots: Map<string, unknown> | undefined;
+  // Slot fillings as parallel arrays: a context holds a handful, and a
+  // linear scan of a few interned names beats hashing them.
+  #slotNames: string[] | undefined;
+  #slotValues: unknown[] | undefined;
   #hasData = false;
   #data: unknown = undefined;
 
@@ -103,7 +106,17 @@ export class WovenContext {
 
   /** Fills slot `name` for every slot rendered inside this context. */
   fillSlots(name: string, value: unknown): this {
-    (this.#slots ??= new Map()).set(name, value);
+    const names = this.#slotNames;
+    if (names === undefined) {
+      this.#slotNames = [name];
+      this.#slotValues = [value];
+      return this;
+    }
+    const i = names.indexOf(name);
+    if (i === -1) {
+      names.push(name);
+      this.#slotValues!.push(value);
+    } else this.#slotValues![i] = value;
     return this;
   }
 
@@ -120,10 +133,18 @@ export class WovenContext {
   /** Like `locateSlotData`, but returns `fallback` when unfilled. */
   lookupSlotData<D>(name: string, fallback: D): unknown {
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const own = c.#slots;
-      if (own !== undefined && own.has(name)) return own.get(name);
-      const tagSlots = c.tag?.slotData;
-      if (tagSlots != null && tagSlots.has(name)) return tagSlots.get(name);
+      const names = c.#slotNames;
+      if (names !== undefined) {
+        for (let i = 0; i < names.length; i++) if (names[i] === name) return c.#slotValues![i];
+      }
+      const tag = c.tag;
+      if (tag !== null) {
+        const tagSlots = tag.slotData;
+        if (tagSlots !== null) {
+          const v = tagSlots.get(name);
+          if (v !== undefined || tagSlots.has(name)) return v;
+        }
+      }
     }
     return fallback;
   }
