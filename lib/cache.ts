@@ -58,6 +58,13 @@ function entryBytes(key: string, e: CacheEntry): number {
   return n;
 }
 
+/** A MemoryCacheStore record: the entry, its accounted size, its recency. */
+interface Slot {
+  readonly entry: CacheEntry;
+  readonly size: number;
+  tick: number;
+}
+
 export interface MemoryCacheStoreOptions {
   /** At most this many entries (default 10 000). */
   maxEntries?: number;
@@ -76,9 +83,15 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
   readonly maxBytes: number;
   #now: () => number;
   // A Map iterates in insertion order: re-inserting on use makes its first
-  // key the least recently used.
-  #map = new Map<string, CacheEntry>();
+  // key the least recently used. Each record remembers its size and when it
+  // was last moved to the back, so that a hit on an entry already among the
+  // most recent eighth moves nothing (small stores stay exactly LRU).
+  #map = new Map<string, Slot>();
   #bytes = 0;
+  #tick = 0;
+  // One iterator kept across evictions: a fresh `keys()` would walk past
+  // every slot deleted from the front so far, each time.
+  #oldest: Iterator<string> | null = null;
 
   constructor(opts: MemoryCacheStoreOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 10_000;
@@ -97,14 +110,18 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
   }
 
   get(key: string): CacheEntry | undefined {
-    const e = this.#map.get(key);
-    if (e === undefined) return undefined;
+    const slot = this.#map.get(key);
+    if (slot === undefined) return undefined;
+    const e = slot.entry;
     if (e.staleUntil <= this.#now()) {
       this.delete(key);
       return undefined;
     }
-    this.#map.delete(key);
-    this.#map.set(key, e);
+    if (this.#tick - slot.tick > this.#map.size >> 3) {
+      slot.tick = ++this.#tick;
+      this.#map.delete(key);
+      this.#map.set(key, slot);
+    }
     return e;
   }
 
@@ -112,25 +129,27 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
     this.delete(key);
     const size = entryBytes(key, entry);
     if (size > this.maxBytes) return; // larger than the whole store: not cached
-    this.#map.set(key, entry);
+    this.#map.set(key, { entry, size, tick: ++this.#tick });
     this.#bytes += size;
     while (this.#map.size > this.maxEntries || this.#bytes > this.maxBytes) {
-      const oldest = this.#map.keys().next().value as string;
-      this.delete(oldest);
+      let next = this.#oldest?.next();
+      if (next === undefined || next.done) next = (this.#oldest = this.#map.keys()).next();
+      this.delete(next.value as string);
     }
   }
 
   delete(key: string): boolean {
-    const e = this.#map.get(key);
-    if (e === undefined) return false;
+    const slot = this.#map.get(key);
+    if (slot === undefined) return false;
     this.#map.delete(key);
-    this.#bytes -= entryBytes(key, e);
+    this.#bytes -= slot.size;
     return true;
   }
 
   clear(): void {
     this.#map.clear();
     this.#bytes = 0;
+    this.#oldest = null;
   }
 
   invalidate(keyOrPredicate: string | ((key: string) => boolean)): number {

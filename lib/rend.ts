@@ -197,8 +197,12 @@ export type CacheStatus = 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS';
 const RENDER_ALONE: unique symbol = Symbol('renderAlone');
 type WaitResult = CacheEntry | null | typeof RENDER_ALONE;
 
-const cacheStatusOf = new WeakMap<object, CacheStatus>();
-const cacheKeyOf = new WeakMap<object, string>();
+/**
+ * A request target whose query needs no normalising: for it the cache key
+ * can be built directly, and equals `URL.fromContext(ctx).toString()`.
+ */
+const PLAIN_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})+$/;
+const PLAIN_HOST = /^[A-Za-z0-9.\-:[\]]+$/;
 
 /** Response headers a render sets that are never replayed from the cache. */
 const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag']);
@@ -321,7 +325,7 @@ export class Page extends Fragment implements Resource {
     return Promise.resolve(found).then((r: WaitResult) => {
       if (r === null) return this.#renderAndStore(ctx, request);
       if (r === RENDER_ALONE) {
-        cacheStatusOf.set(request, 'BYPASS');
+        request.cacheStatus = 'BYPASS';
         request.setHeader('x-cache', 'BYPASS');
         return this.#render(ctx, request, true);
       }
@@ -389,7 +393,7 @@ export class Page extends Fragment implements Resource {
             flights.delete(key);
             claimed.resolve(entry);
           }
-          cacheStatusOf.set(request, 'WAIT');
+          request.cacheStatus = 'WAIT';
           return this.#serve(request, entry);
         });
       },
@@ -412,7 +416,7 @@ export class Page extends Fragment implements Resource {
     const h = request.responseHeaders;
     for (const k in entry.headers) h[k] = entry.headers[k]!;
     const now = this.now();
-    h['x-cache'] = cacheStatusOf.get(request) ?? 'HIT';
+    h['x-cache'] = request.cacheStatus ?? 'HIT';
     h['age'] = String(Math.max(0, Math.floor((now - entry.created) / 1000)));
     if (entry.expires !== Infinity && entry.headers['cache-control'] === undefined) {
       h['cache-control'] = `max-age=${Math.max(0, Math.ceil((entry.expires - now) / 1000))}`;
@@ -429,9 +433,15 @@ export class Page extends Fragment implements Resource {
 
   /** The cache key: the request URL (scheme, host, path, query). */
   cacheIDX(ctx: WovenContext): string {
-    const request = ctx.locate(IRequest) as object;
-    let key = cacheKeyOf.get(request);
-    if (key === undefined) cacheKeyOf.set(request, (key = URL.fromContext(ctx).toString()));
+    const request = ctx.locate(IRequest) as BaseRequest;
+    let key = request.cacheKey;
+    if (key === undefined) {
+      // The usual request (a plain host and query) skips parsing a URL per hit.
+      const q = request.uri.indexOf('?');
+      const plain = PLAIN_HOST.test(request.host) && (q === -1 || PLAIN_QUERY.test(request.query));
+      key = plain ? request.prePathURL() + (q === -1 ? '' : '?' + request.query) : URL.fromContext(ctx).toString();
+      request.cacheKey = key;
+    }
     return key;
   }
 
@@ -488,11 +498,11 @@ export class Page extends Fragment implements Resource {
         flights.delete(key);
         claimed.resolve(entry);
       }
-      cacheStatusOf.set(request, 'HIT');
+      request.cacheStatus = 'HIT';
       return entry;
     }
     if (entry !== undefined && now < entry.staleUntil) {
-      cacheStatusOf.set(request, 'STALE');
+      request.cacheStatus = 'STALE';
       const running = flights.get(key);
       if (claimed !== null || running === undefined) this.#refresh(ctx, request, key, claimed ?? this.#claim(flights, key));
       return entry;
@@ -500,12 +510,12 @@ export class Page extends Fragment implements Resource {
     if (claimed === null) {
       const running = flights.get(key);
       if (running !== undefined) {
-        cacheStatusOf.set(request, 'WAIT');
+        request.cacheStatus = 'WAIT';
         return this.#wait(running);
       }
       this.#claim(flights, key);
     }
-    cacheStatusOf.set(request, 'MISS');
+    request.cacheStatus = 'MISS';
     return null;
   }
 
@@ -530,7 +540,7 @@ export class Page extends Fragment implements Resource {
     const detached = new FakeRequest({ uri: request.uri, method: 'GET', headers: request.headers as Record<string, string>, secure: request.isSecure() });
     detached.prepath = request.prepath.slice();
     detached.postpath = request.postpath.slice();
-    cacheKeyOf.set(detached, key);
+    detached.cacheKey = key;
     const bctx = new RequestContext(ctx, detached);
     const flights = inflight(this.cacheStore);
     const store = this.cacheStore as LockingCacheStore;
@@ -651,7 +661,7 @@ export class Page extends Fragment implements Resource {
 
 /** What a request's answer was served as; for logging and tests. */
 export function cacheStatus(request: object): CacheStatus | undefined {
-  return cacheStatusOf.get(request);
+  return (request as BaseRequest).cacheStatus;
 }
 
 /** An application-remembered handler for unknown URLs (Nevow's ICanHandleNotFound). */

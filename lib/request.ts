@@ -80,6 +80,10 @@ export abstract class BaseRequest {
   codeMessage: string | undefined = undefined;
   /** Response headers set so far, by lower-case name. */
   readonly responseHeaders: Record<string, string | string[]> = Object.create(null);
+  /** How the render cache answered (`X-Cache`), when it did. */
+  cacheStatus: 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS' | undefined = undefined;
+  /** The render cache's key for this request, once computed. */
+  cacheKey: string | undefined = undefined;
   /** True once the status line and headers have gone out. */
   startedWriting = false;
   finished = false;
