@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
 import { BadRequest, BaseRequest } from './request.js';
-import { FourOhFour, cacheStatus, isResource, type Resource } from './rend.js';
+import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
 
 /** The request of a real node:http exchange. */
@@ -160,11 +160,11 @@ export class NevowSite {
           // A body that cannot be decoded is the client's fault: 400, not an unhandled rejection.
           return plain(res, err instanceof BadRequest ? err.code : 400, err instanceof Error ? err.message : 'Bad Request');
         }
-        return this.handleRequest(request);
+        return this.#handle(request);
       }).catch((err) => this.log(err, 'reading a request body'));
       return;
     }
-    this.handleRequest(request).catch((err) => this.log(err, 'handling a request'));
+    this.#handle(request)?.catch((err) => this.log(err, 'handling a request'));
   };
 
   /** Reads a form body, answering 413 (and returning null) when it is over the limit. */
@@ -201,58 +201,116 @@ export class NevowSite {
    * Runs one request through traversal and rendering, and sends its answer
    * (`FakeRequest` from lib/testutil.ts runs it without a socket).
    */
-  async handleRequest(request: BaseRequest): Promise<void> {
+  handleRequest(request: BaseRequest): Promise<void> {
+    return this.#handle(request) ?? Promise.resolve();
+  }
+
+  /**
+   * `handleRequest` without a promise when nothing on the way is one: a
+   * cache hit is traversal, a lookup and a write, all synchronous, and pays
+   * for no promise or microtask. Answers the promise of the rest otherwise.
+   */
+  #handle(request: BaseRequest): Promise<void> | undefined {
     const accessLog = this.options.accessLog;
     const started = accessLog === undefined ? 0 : performance.now();
+    const done = () => {
+      accessLog?.(
+        `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+        request,
+      );
+    };
+    let wait: Promise<void> | undefined;
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
       if (request.query.length > 0) void request.args;
       const siteCtx = new SiteContext(null, this);
       for (const [obj, key] of this.#remembered) siteCtx.remember(obj, key);
-      let ctx: WovenContext = new RequestContext(siteCtx, request);
-      let resource = this.root;
-      ctx = new PageContext(ctx, resource).remember([], ICurrentSegments).remember(request.postpath, IRemainingSegments);
-      let segments: readonly string[] = request.postpath;
-      // Each step must consume a segment or change resource; the bound stops a loop that does neither.
-      for (let steps = 0; segments.length > 0; steps++) {
-        if (steps > segments.length + 64 + request.prepath.length) throw new Error('traversal does not progress');
-        let found = resource.locateChild(ctx, segments);
-        if (found instanceof Promise) found = await found;
-        const [child, rest] = found as readonly [Resource | null, readonly string[]];
-        if (child === null || child === undefined) {
-          resource = new FourOhFour();
-          ctx = new PageContext(ctx, resource);
-          break;
+      const ctx = new PageContext(new RequestContext(siteCtx, request), this.root)
+        .remember([], ICurrentSegments)
+        .remember(request.postpath, IRemainingSegments);
+      wait = this.#step({ request, ctx, resource: this.root, segments: request.postpath, steps: 0, result: undefined, rendering: false });
+    } catch (err) {
+      this.#fail(request, err);
+    }
+    if (wait === undefined) {
+      done();
+      return undefined;
+    }
+    return wait.then(done, (err) => {
+      this.#fail(request, err);
+      done();
+    });
+  }
+
+  /**
+   * Traversal then rendering, as a loop that returns a promise of its own
+   * continuation when it meets one. Traversal is `locateChild` step by step
+   * (never recursion, so a long path cannot overflow the stack); rendering
+   * follows resources returned by `renderHTTP` until it has an answer.
+   */
+  #step(s: Walk): Promise<void> | undefined {
+    const request = s.request;
+    for (;;) {
+      if (!s.rendering) {
+        if (s.segments.length === 0) {
+          s.rendering = true;
+          s.result = s.resource.renderHTTP(s.ctx);
+          continue;
         }
-        const consumed = segments.length - rest.length;
-        if (consumed < 0) throw new Error(`locateChild of ${resource.constructor.name} returned more segments than it was given`);
-        for (let i = 0; i < consumed; i++) request.prepath.push(segments[i]!);
-        request.postpath = rest.slice();
-        if (child === resource && consumed === 0) break;
-        resource = child;
-        segments = rest;
-        ctx = new PageContext(ctx, resource).remember(request.prepath.slice(), ICurrentSegments).remember(rest, IRemainingSegments);
+        // Each step must consume a segment or change resource; the bound stops a loop that does neither.
+        if (s.steps++ > s.segments.length + 64 + request.prepath.length) throw new Error('traversal does not progress');
+        const found = s.resource.locateChild(s.ctx, s.segments);
+        if (found instanceof Promise) {
+          return found.then((f: ChildResult) => {
+            this.#located(s, f);
+            return this.#step(s);
+          });
+        }
+        this.#located(s, found as ChildResult);
+        continue;
       }
-      let result = resource.renderHTTP(ctx);
-      for (;;) {
-        if (result instanceof Promise) result = await result;
-        if (!isResource(result)) break;
-        ctx = new PageContext(ctx, result);
-        result = result.renderHTTP(ctx);
+      const result = s.result;
+      if (result instanceof Promise) {
+        return result.then((r) => {
+          s.result = r;
+          return this.#step(s);
+        });
+      }
+      if (isResource(result)) {
+        s.ctx = new PageContext(s.ctx, result);
+        s.result = result.renderHTTP(s.ctx);
+        continue;
       }
       if (!request.finished) {
         if (typeof result === 'string' || result instanceof Uint8Array) request.respond(result);
         else if (result === null || result === undefined) request.finish();
-        else throw new TypeError(`renderHTTP of ${resource.constructor.name} answered a ${typeof result}, not a string, Buffer or resource`);
+        else throw new TypeError(`renderHTTP of ${s.resource.constructor.name} answered a ${typeof result}, not a string, Buffer or resource`);
       }
-    } catch (err) {
-      this.#fail(request, err);
+      return undefined;
     }
-    accessLog?.(
-      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
-      request,
-    );
+  }
+
+  /** One traversal step's answer: move to the child, or to the 404 page. */
+  #located(s: Walk, [child, rest]: ChildResult): void {
+    const request = s.request;
+    if (child === null || child === undefined) {
+      s.resource = new FourOhFour();
+      s.ctx = new PageContext(s.ctx, s.resource);
+      s.segments = [];
+      return;
+    }
+    const consumed = s.segments.length - rest.length;
+    if (consumed < 0) throw new Error(`locateChild of ${s.resource.constructor.name} returned more segments than it was given`);
+    for (let i = 0; i < consumed; i++) request.prepath.push(s.segments[i]!);
+    request.postpath = rest.slice();
+    if (child === s.resource && consumed === 0) {
+      s.segments = [];
+      return;
+    }
+    s.resource = child;
+    s.segments = rest;
+    s.ctx = new PageContext(s.ctx, child).remember(request.prepath.slice(), ICurrentSegments).remember(rest, IRemainingSegments);
   }
 
   /** The error funnel. */
@@ -354,6 +412,17 @@ function badHost(req: http.IncomingMessage, strict: boolean): string | null {
     if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host' && ++seen > 1) return 'More than one Host header';
   }
   return !strict || HOST.test(host) ? null : 'Invalid Host header';
+}
+
+/** Where a request's traversal and rendering are. */
+interface Walk {
+  readonly request: BaseRequest;
+  ctx: WovenContext;
+  resource: Resource;
+  segments: readonly string[];
+  steps: number;
+  result: unknown;
+  rendering: boolean;
 }
 
 function clearHeaders(request: BaseRequest): void {
