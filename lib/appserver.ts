@@ -211,14 +211,7 @@ export class NevowSite {
    * for no promise or microtask. Answers the promise of the rest otherwise.
    */
   #handle(request: BaseRequest): Promise<void> | undefined {
-    const accessLog = this.options.accessLog;
-    const started = accessLog === undefined ? 0 : performance.now();
-    const done = () => {
-      accessLog?.(
-        `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
-        request,
-      );
-    };
+    const started = this.options.accessLog === undefined ? 0 : performance.now();
     let wait: Promise<void> | undefined;
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
@@ -234,13 +227,20 @@ export class NevowSite {
       this.#fail(request, err);
     }
     if (wait === undefined) {
-      done();
+      this.#logAccess(request, started);
       return undefined;
     }
-    return wait.then(done, (err) => {
+    return wait.then(() => this.#logAccess(request, started), (err) => {
       this.#fail(request, err);
-      done();
+      this.#logAccess(request, started);
     });
+  }
+
+  #logAccess(request: BaseRequest, started: number): void {
+    this.options.accessLog?.(
+      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+      request,
+    );
   }
 
   /**

@@ -62,7 +62,8 @@ export class WovenContext {
   // Both maps are created lazily: most links remember nothing. Data, which
   // the flattener remembers on every tag with a `data` special, has a field
   // of its own so that doing so allocates nothing.
-  #remembered: Map<Interface<unknown>, unknown> | undefined;
+  // Remembered objects as [key, value, key, value, …]: a link remembers a few.
+  #remembered: unknown[] | undefined;
   // Slot fillings as parallel arrays: a context holds a handful, and a
   // linear scan of a few interned names beats hashing them.
   #slotNames: string[] | undefined;
@@ -80,7 +81,15 @@ export class WovenContext {
     if (key === IData) {
       this.#hasData = true;
       this.#data = obj;
-    } else (this.#remembered ??= new Map()).set(key, obj);
+    } else {
+      const r = this.#remembered;
+      if (r === undefined) this.#remembered = [key, obj];
+      else {
+        const i = r.indexOf(key);
+        if (i === -1) r.push(key, obj);
+        else r[i + 1] = obj;
+      }
+    }
     return this;
   }
 
@@ -98,8 +107,8 @@ export class WovenContext {
       return fallback;
     }
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const m = c.#remembered;
-      if (m !== undefined && m.has(key)) return m.get(key) as T;
+      const r = c.#remembered;
+      if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1] as T;
     }
     return fallback;
   }
