@@ -94,11 +94,11 @@ export async function calibrate(fn: () => unknown, targetMs: number): Promise<nu
  * Forks `bench/child.ts` with `args` under tsx and waits for its first IPC
  * message. The child is the caller's to stop (`stopChild`).
  */
-export function forkChild<M>(args: readonly string[]): Promise<{ child: ChildProcess; first: M }> {
+export function forkChild<M>(args: readonly string[], v8Flags: readonly string[] = []): Promise<{ child: ChildProcess; first: M }> {
   const child = fork(path.join(ROOT, 'bench', 'child.ts'), [...args], {
     cwd: ROOT,
     // Explicit: the parent may run with --cpu-prof or mocha's flags, which the child must not inherit.
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...v8Flags, '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
