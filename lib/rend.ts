@@ -159,7 +159,8 @@ export class Fragment {
       const divider = tag.allPatterns('divider').length > 0 ? tag.patternGenerator('divider') : null;
       for (let i = 0; i < list.length; i++) {
         if (i > 0 && divider !== null) items.push(divider({ data: list[i - 1] }));
-        const t = item({ data: list[i] });
+        const t = item();
+        t.data = list[i];
         t.fresh = true;
         items.push(t);
       }

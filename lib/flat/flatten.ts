@@ -150,9 +150,15 @@ function isThenable(v: any): v is PromiseLike<unknown> {
 
 /** The fixed markup of one element name, checked once per name. */
 interface ElementMarkup {
+  /** `<name`, to which attributes are added. */
   readonly open: string;
+  /** `<name>` */
+  readonly openTag: string;
   readonly close: string;
+  /** What ends an empty element after its attributes: ` />` or `></name>`. */
   readonly emptyClose: string;
+  /** The whole of an empty element without attributes. */
+  readonly emptyElement: string;
   readonly childMode: number;
 }
 const elements = new Map<string, ElementMarkup>();
@@ -161,10 +167,13 @@ function elementMarkup(name: string): ElementMarkup {
   let m = elements.get(name);
   if (m === undefined) {
     if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
+    const emptyClose = VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`;
     m = {
       open: '<' + name,
+      openTag: `<${name}>`,
       close: `</${name}>`,
-      emptyClose: VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`,
+      emptyClose,
+      emptyElement: '<' + name + emptyClose,
       childMode: RAW_TEXT_ELEMENTS.has(name) ? RAWTEXT : TEXT,
     };
     // Names come from code and templates, but a bound keeps a generator of names from growing the map.
@@ -330,11 +339,12 @@ class Flattener {
   runParts(parts: readonly unknown[], ctx: WovenContext, mode: number, close: string, tag: Tag | null): void {
     const n = parts.length;
     let i = 0;
+    let buf = this.buf;
     if (mode === TEXT) {
       for (; i < n; i++) {
         const p = parts[i];
         if (typeof p === 'string') {
-          this.buf += p;
+          buf += p;
           continue;
         }
         let v: unknown;
@@ -344,15 +354,16 @@ class Flattener {
           v = ctx.lookupSlotData(p.value.name, NOT_FOUND);
           attr = true;
         } else break;
-        if (typeof v === 'string') this.buf += attr ? escapeAttribute(v) : escapeText(v);
-        else if (typeof v === 'number') this.buf += String(v);
+        if (typeof v === 'string') buf += attr ? escapeAttribute(v) : escapeText(v);
+        else if (typeof v === 'number') buf += String(v);
         else break;
       }
     }
     if (i === n) {
-      this.buf += close;
+      this.buf = buf + close;
       return;
     }
+    this.buf = buf;
     const fr = new Frame(LIST, parts, null, ctx, mode, true, close, tag);
     fr.index = i;
     this.stack.push(fr);
@@ -551,16 +562,16 @@ class Flattener {
     const m = elementMarkup(name);
     const children = t.children;
     const empty = children.length === 0;
-    const close = empty ? m.emptyClose : m.close;
     // Attribute values: strings inline; anything else becomes a Hole in a
     // frame of its own, run before the children's.
-    let open = m.open;
+    let open: string | null = null;
     let dynamic: unknown[] | null = null;
     const attrs = t.attributes;
     for (const k in attrs) {
       const v = attrs[k];
       if (v === null || v === undefined) continue;
       if (badName(k)) throw new TypeError(`invalid attribute name ${JSON.stringify(k)} on <${name}>`);
+      open ??= m.open;
       if (typeof v === 'string') open += ` ${k}="${escapeAttribute(v)}"`;
       else if (typeof v === 'number') open += ` ${k}="${v}"`;
       else if (typeof v === 'boolean') open += ` ${k}="${v ? 'true' : 'false'}"`;
@@ -569,22 +580,23 @@ class Flattener {
         open = '"';
       }
     }
-    open += empty ? close : '>';
+    // Without attributes the open tag (and an empty element) is a constant.
+    const head = open === null ? (empty ? m.emptyElement : m.openTag) : open + (empty ? m.emptyClose : '>');
     const only = children.length === 1 ? children[0] : undefined;
     // A precompiled run as the only child (the usual shape of a pattern) is written in place.
     const inline = only instanceof Compiled && this.parts === null;
     if (dynamic === null) {
-      this.buf += open;
+      this.buf += head;
       if (empty) return;
-      if (inline) this.runParts(only.parts, ctx, m.childMode, close, t);
-      else this.push(children, ctx, m.childMode, false, close, t);
+      if (inline) this.runParts(only.parts, ctx, m.childMode, m.close, t);
+      else this.push(children, ctx, m.childMode, false, m.close, t);
       return;
     }
     if (!empty) {
-      if (inline) this.push(only.parts, ctx, m.childMode, true, close, t);
-      else this.push(children, ctx, m.childMode, false, close, t);
+      if (inline) this.push(only.parts, ctx, m.childMode, true, m.close, t);
+      else this.push(children, ctx, m.childMode, false, m.close, t);
     }
-    dynamic.push(open);
+    dynamic.push(head);
     this.push(dynamic, ctx, TEXT, true, '', t);
   }
 
