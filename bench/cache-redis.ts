@@ -15,14 +15,13 @@
  * it when present, as an optional bench.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { MemoryCacheStore, NevowSite, RedisCacheStore } from '../lib/index.js';
 import { loaders } from '../lib/loaders.js';
 import { ItemsPage, concatPage, makeRows, stanTree } from './page.js';
-import { ask, fmt, isMain, sleep, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+import { ask, fmt, getPage, serveRaw, isMain, sleep, stopChild, table, type BenchReport, type RunOptions } from './util.js';
 
 type Kind = 'raw' | 'memory' | 'redis';
 
@@ -53,18 +52,7 @@ export interface RedisCacheReport extends BenchReport {
 
 async function serve(kind: Kind, rowCount: number, redisUrl: string): Promise<{ port: number; close: () => Promise<void> }> {
   const rows = makeRows(rowCount);
-  if (kind === 'raw') {
-    const body = Buffer.from(concatPage(rows));
-    const server = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      port: (server.address() as net.AddressInfo).port,
-      close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
-    };
-  }
+  if (kind === 'raw') return serveRaw(Buffer.from(concatPage(rows)));
   const page = new ItemsPage(rows, loaders.stan(stanTree()));
   page.cacheTimeout = 0;
   const redis = kind === 'redis' ? new RedisCacheStore({ url: redisUrl, prefix: `bench-${process.pid}:` }) : undefined;
@@ -127,16 +115,7 @@ async function redisServer(): Promise<{ url: string; stop: () => Promise<void> }
   };
 }
 
-function get(port: number): Promise<{ status: number; body: string; xcache: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), xcache: res.headers['x-cache'] as string | undefined }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
+const get = getPage;
 
 async function measure(kind: Kind, rowCount: number, redisUrl: string, seconds: number, connections: number) {
   const proc = fork(fileURLToPath(import.meta.url), ['child', kind, String(rowCount), redisUrl], {

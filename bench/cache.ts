@@ -12,11 +12,10 @@
  * BENCH_CONNECTIONS (default 50) set the load.
  */
 import type { ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import autocannon from 'autocannon';
 import { assertEquivalent } from './equivalence.js';
 import { concatPage, makeRows } from './page.js';
-import { ask, fmt, forkChild, isMain, median, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+import { ask, fmt, getPage, forkChild, isMain, median, stopChild, table, type BenchReport, type RunOptions } from './util.js';
 
 /** The servers compared (bench/child.ts). */
 type ServerKind = 'raw' | 'cached' | 'uncached';
@@ -50,16 +49,7 @@ const LABEL: Record<ServerKind, string> = {
   uncached: '(c) Page, uncached (renders)',
 };
 
-function get(port: number): Promise<{ status: number; body: string; xcache: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), xcache: res.headers['x-cache'] as string | undefined }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
+const get = getPage;
 
 interface Server {
   kind: ServerKind;

@@ -12,6 +12,7 @@ import http from 'node:http';
 import { MemoryCacheStore, NevowSite, T, directive, loaders } from '../lib/index.js';
 import { fillStore } from './memory.js';
 import { ItemsPage, STAMPEDE, concatPage, makeRows, stanTree } from './page.js';
+import { serveRaw } from './util.js';
 
 export type ServerKind = 'raw' | 'cached' | 'uncached' | 'stampede';
 
@@ -21,18 +22,7 @@ let clockShiftMs = 0;
 /** Starts the server under test on a free port of 127.0.0.1. */
 async function serve(kind: ServerKind, rowCount: number): Promise<{ port: number; close: () => Promise<void> }> {
   const rows = makeRows(rowCount);
-  if (kind === 'raw') {
-    const body = Buffer.from(concatPage(rows));
-    const server = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
-      res.end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return {
-      port: (server.address() as { port: number }).port,
-      close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
-    };
-  }
+  if (kind === 'raw') return serveRaw(Buffer.from(concatPage(rows)));
   if (kind === 'stampede') {
     // The standard page with a renderer that answers after 100 ms, cached for
     // a minute; `expire` moves the page's clock past that minute.

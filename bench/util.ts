@@ -3,6 +3,7 @@
  * loops, and forking a child process that runs TypeScript through tsx.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 
@@ -146,4 +147,35 @@ export function isMain(importMetaUrl: string): boolean {
   const entry = process.argv[1];
   if (entry === undefined) return false;
   return path.resolve(fileURLToPath(importMetaUrl)) === path.resolve(entry);
+}
+
+/** A running server under test. */
+export interface Served {
+  port: number;
+  close: () => Promise<void>;
+}
+
+/** The peer every cache figure is measured against: node:http answering a prebuilt Buffer. */
+export async function serveRaw(body: Buffer): Promise<Served> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}
+
+/** GET / on 127.0.0.1:port, body and X-Cache. */
+export function getPage(port: number): Promise<{ status: number; body: string; xcache: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), xcache: res.headers['x-cache'] as string | undefined }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
 }
