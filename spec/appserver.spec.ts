@@ -15,22 +15,12 @@ import {
   Page, NevowSite, IRequest, FlattenerError,
   type DocFactory, type Renderable, type Resource, type SiteOptions, type WovenContext, type BaseRequest,
 } from '../lib/index.js';
+import { deferred } from './helpers.js';
 
 function stanDoc(tree: Renderable): DocFactory {
   return { load: () => precompile(tree) };
 }
 
-/** A promise the spec settles itself, which knows whether it has been settled. */
-function deferred<T = unknown>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void; settled: () => boolean } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  let done = false;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = (v) => { done = true; res(v); };
-    reject = (e) => { done = true; rej(e); };
-  });
-  return { promise, resolve, reject, settled: () => done };
-}
 
 class TreePage extends Page {
   constructor(tree: Renderable) {

@@ -15,6 +15,7 @@ import {
   type Renderable,
 } from '../lib/index.js';
 import { parseDirective } from '../lib/flat/index.js';
+import { snapshot } from './helpers.js';
 
 type Ctx = WovenContext;
 
@@ -73,21 +74,6 @@ class FakeFragment {
   }
 }
 
-/** A plain-data copy of a tree (see stan.spec.ts), to detect mutation. */
-function snapshot(node: unknown): unknown {
-  if (node instanceof Tag) {
-    return {
-      tag: node.tagName,
-      attributes: Object.entries(node.attributes).map(([k, v]) => [k, snapshot(v)]),
-      children: node.children.map(snapshot),
-      render: node.render, data: node.data, pattern: node.pattern, key: node.key, macro: node.macro,
-      slotData: node.slotData === null ? null : [...node.slotData].map(([k, v]) => [k, snapshot(v)]),
-    };
-  }
-  if (node instanceof Compiled) return { compiled: node.parts.map(snapshot) };
-  if (Array.isArray(node)) return node.map(snapshot);
-  return node;
-}
 
 // ---------------------------------------------------------------- escaping
 

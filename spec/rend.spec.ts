@@ -17,6 +17,7 @@ import {
   IRequest, WovenContext,
   type DocFactory, type Renderable, type Resource, type ChildResult,
 } from '../lib/index.js';
+import { deferred } from './helpers.js';
 
 /** A docFactory over a stan tree (what `loaders.stan(tree)` gives), counting its loads. */
 function stanDoc(tree: Renderable): DocFactory & { loads: number } {
@@ -29,17 +30,6 @@ function stanDoc(tree: Renderable): DocFactory & { loads: number } {
   };
 }
 
-/** A promise with its resolve/reject, settled by the spec when it chooses. */
-function deferred<T = unknown>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void; settled: () => boolean } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  let done = false;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = (v) => { done = true; res(v); };
-    reject = (e) => { done = true; rej(e); };
-  });
-  return { promise, resolve, reject, settled: () => done };
-}
 
 /** Runs one request through a site over `root`, without a socket. */
 async function get(root: Resource, init: string | ConstructorParameters<typeof FakeRequest>[0], log = sinon.spy()): Promise<FakeRequest> {

@@ -10,25 +10,8 @@ import {
   NodeNotFound, TooManyNodes, flattenSync, precompile,
   type Renderable,
 } from '../lib/index.js';
+import { snapshot } from './helpers.js';
 
-/**
- * A plain-data copy of a tree, made without the code under test, so that
- * "did this mutate the tree?" can be asked with a deep equality. Functions and
- * other opaque values are kept by reference.
- */
-function snapshot(node: unknown): unknown {
-  if (node instanceof Tag) {
-    return {
-      tag: node.tagName,
-      attributes: Object.entries(node.attributes).map(([k, v]) => [k, snapshot(v)]),
-      children: node.children.map(snapshot),
-      render: node.render, data: node.data, pattern: node.pattern, key: node.key, macro: node.macro,
-      slotData: node.slotData === null ? null : [...node.slotData].map(([k, v]) => [k, snapshot(v)]),
-    };
-  }
-  if (Array.isArray(node)) return node.map(snapshot);
-  return node;
-}
 
 /** Every Tag object reachable through children and attributes. */
 function allTags(root: Tag): Tag[] {
