@@ -46,7 +46,28 @@ const benches: { name: string; run: Run; optional?: boolean }[] = [
   }),
   { name: 'stampede', run: stampede.run },
   { name: 'memory', run: memory.run },
+  { name: 'load', run: loadDemo },
 ];
+
+/**
+ * bench/load.ts (the demo under 100 connections, RSS before and after) as a
+ * separate process, 10 s per page here (LOAD_SECONDS overrides); its own
+ * checks (no errors, no non-2xx, RSS growth within 20 %) decide its verdict line.
+ */
+async function loadDemo(opts: RunOptions): Promise<BenchReport> {
+  const seconds = opts.tiny ? 1 : Number(process.env.LOAD_SECONDS ?? 10);
+  let out: string;
+  try {
+    out = execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'load.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, LOAD_SECONDS: String(seconds) },
+      encoding: 'utf8',
+    });
+  } catch (err) {
+    out = String((err as { stdout?: string }).stdout ?? err);
+  }
+  return { title: 'Load on the demo', markdown: `\`LOAD_SECONDS=${seconds} npx tsx bench/load.ts\`:\n\n\`\`\`\n${out.trim()}\n\`\`\`` };
+}
 
 function nproc(): string {
   try {
