@@ -218,7 +218,8 @@ export class NevowSite {
       // query is a 400 here, not a failure halfway through a page that reads them.
       if (request.query.length > 0) void request.args;
       const siteCtx = new SiteContext(null, this);
-      for (const [obj, key] of this.#remembered) siteCtx.remember(obj, key);
+      const remembered = this.#remembered;
+      for (let i = 0; i < remembered.length; i++) siteCtx.remember(remembered[i]![0], remembered[i]![1]);
       const ctx = new PageContext(new RequestContext(siteCtx, request), this.root)
         .remember([], ICurrentSegments)
         .remember(request.postpath, IRemainingSegments);

@@ -466,7 +466,6 @@ export class Page extends Fragment implements Resource {
     const now = this.now();
     const key = this.cacheIDX(ctx);
     const request = ctx.locate(IRequest) as BaseRequest;
-    const flights = inflight(this.cacheStore);
     let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
     try {
       found = this.lookupCache(ctx);
@@ -476,6 +475,7 @@ export class Page extends Fragment implements Resource {
     if (!isThenable(found)) return this.#decide(ctx, request, key, found, now, null);
     // An async store: claim the key before waiting for it, so that this
     // process still looks up and renders each key once.
+    const flights = inflight(this.cacheStore);
     const claimed = flights.has(key) ? null : this.#claim(flights, key);
     return Promise.resolve(found).then(
       (entry) => this.#decide(ctx, request, key, entry, now, claimed),
@@ -493,15 +493,16 @@ export class Page extends Fragment implements Resource {
   }
 
   #decide(ctx: WovenContext, request: BaseRequest, key: string, entry: CacheEntry | undefined, now: number, claimed: Pending | null): CacheEntry | Promise<WaitResult> | null {
-    const flights = inflight(this.cacheStore);
     if (entry !== undefined && now < entry.expires) {
+      // A fresh hit, the hot path: nothing but the status to record.
       if (claimed !== null) {
-        flights.delete(key);
+        inflight(this.cacheStore).delete(key);
         claimed.resolve(entry);
       }
       request.cacheStatus = 'HIT';
       return entry;
     }
+    const flights = inflight(this.cacheStore);
     if (entry !== undefined && now < entry.staleUntil) {
       request.cacheStatus = 'STALE';
       const running = flights.get(key);
