@@ -9,6 +9,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import http from 'node:http';
+import express from 'express';
 import type { AddressInfo } from 'node:net';
 import {
   T, directive, precompile,
@@ -235,8 +236,8 @@ describe('NevowSite over HTTP', () => {
 
   describe('mounted under a prefix', () => {
     // Express's app.use('/app', handler) strips the mount path from req.url
-    // before calling the handler, exactly as this Connect-style mount does
-    // (express itself is not a dependency of this project).
+    // before calling the handler, as the Connect-style mount below does; the
+    // last spec mounts the site in Express itself (a dev dependency).
     let outer: http.Server;
     afterEach(async () => {
       outer?.closeAllConnections();
@@ -261,6 +262,23 @@ describe('NevowSite over HTTP', () => {
       expect((await fetch(`${b}/app/nope`)).status).to.equal(404);
       expect(argsOf(await (await fetch(`${b}/app/args?x=1`)).text())).to.deep.equal({ x: ['1'] });
       expect(await (await fetch(`${b}/other`)).text()).to.equal('host app');
+    });
+
+    it('works as Express middleware under app.use(prefix, site.handler)', async () => {
+      site = new NevowSite(tree(), { log: sinon.spy() });
+      const app = express();
+      app.use('/app', site.handler);
+      app.get('/other', (_req, res) => { res.type('text/plain').send('express route'); });
+      outer = http.createServer(app);
+      await new Promise<void>((r) => outer.listen(0, '127.0.0.1', () => r()));
+      const b = `http://127.0.0.1:${(outer.address() as AddressInfo).port}`;
+      expect(await (await fetch(`${b}/app`)).text()).to.equal('<h1>home</h1>');
+      expect(await (await fetch(`${b}/app/a/b`)).text()).to.equal('<p>a/b</p>');
+      expect((await fetch(`${b}/app/nope`)).status).to.equal(404);
+      expect(argsOf(await (await fetch(`${b}/app/args?x=1`)).text())).to.deep.equal({ x: ['1'] });
+      const form = await fetch(`${b}/app/args`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'y=2' });
+      expect(argsOf(await form.text())).to.deep.equal({ y: ['2'] });
+      expect(await (await fetch(`${b}/other`)).text()).to.equal('express route');
     });
   });
 
