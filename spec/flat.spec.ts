@@ -248,6 +248,32 @@ describe('flatten', () => {
       expect(flattenSync(T.p(gen(), new Set(['d', 'e'])))).to.equal('<p>a<b>b</b>cde</p>');
     });
 
+    it('closes the iterators it was reading when flattening fails', async () => {
+      let syncClosed = false;
+      let asyncClosed = false;
+      function* sync() {
+        try {
+          yield 'a';
+          yield (() => { throw new Error('boom'); }) as unknown as string;
+          yield 'never';
+        } finally {
+          syncClosed = true;
+        }
+      }
+      async function* slow() {
+        try {
+          yield T.p(sync());
+          yield 'never';
+        } finally {
+          asyncClosed = true;
+        }
+      }
+      await flatten(T.div(slow())).then(() => expect.fail('should reject'), (e) => expect(e).to.be.instanceOf(FlattenerError));
+      expect(syncClosed).to.equal(true);
+      await new Promise((r) => setImmediate(r));
+      expect(asyncClosed).to.equal(true);
+    });
+
     it('flattens async iterables and async generators', async () => {
       async function* gen() {
         yield 'a';
@@ -532,6 +558,12 @@ describe('flatten', () => {
 
     it('escapes again after the element, and still escapes its attributes', async () => {
       await assertFlattensTo(T.div(T.script({ 'data-x': 'a"b' }, 'a<b'), 'a<b'), '<div><script data-x="a&quot;b">a<b</script>a&lt;b</div>');
+    });
+
+    it('refuses a closing tag split across two values', () => {
+      const tag = T.script({ render: (ctx: Ctx) => ctx.tag!.clear().add('var a = "', ctx.locateSlotData('u') as string, ctx.locateSlotData('v') as string) });
+      tag.fillSlots('u', '</scr').fillSlots('v', 'ipt><img src=x onerror=alert(1)>');
+      expect(() => flattenSync(T.head(tag))).to.throw(FlattenerError, /<\/script/);
     });
 
     for (const [name, text] of [['style', 'a { } </style><script>evil()</script>'], ['style', '</STYLE >'], ['script', 'x = "</script>"']] as const) {

@@ -284,6 +284,18 @@ class Flattener {
   }
 
   fail(e: unknown): never {
+    // Iterators still open will never be read to their end: let them clean up.
+    for (const f of this.stack) {
+      const it = f.iter as { return?: () => unknown } | null;
+      if (it !== null && typeof it.return === 'function') {
+        try {
+          const r = it.return();
+          if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') (r as Promise<unknown>).catch?.(() => {});
+        } catch {
+          // The original error is the one to report.
+        }
+      }
+    }
     if (e instanceof FlattenerError) throw e;
     const roots: Tag[] = [];
     for (const f of this.stack) if (f.tag !== null && roots[roots.length - 1] !== f.tag) roots.push(f.tag);
@@ -299,7 +311,10 @@ class Flattener {
     if (f.mode === TEXT) this.buf += escapeText(s);
     else if (f.mode === ATTRIBUTE) this.buf += escapeAttribute(s);
     else {
-      const problem = rawTextProblem(s, f.tag!.tagName);
+      // Checked with the end of what precedes it, so that `</scr` + `ipt>`
+      // from two values cannot close the element either.
+      const tagName = f.tag!.tagName;
+      const problem = rawTextProblem(this.buf.slice(-(tagName.length + 1)) + s, tagName);
       if (problem !== null) throw new Error(problem);
       this.buf += s;
     }
