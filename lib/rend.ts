@@ -24,9 +24,9 @@ import {
   WovenContext,
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
-import { flattenFactory, flattenSync } from './flat/flatten.js';
-import { parseDirective, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, parseDirective, untilAborted } from './flat/flatten.js';
 import { MissingRenderMethod, RenderTimeout } from './errors.js';
+import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
 import { FakeRequest } from './testutil.js';
 import type { BaseRequest } from './request.js';
@@ -53,28 +53,6 @@ export const NotFound: ChildResult = Object.freeze([null, Object.freeze([])] as 
 
 export function isResource(v: unknown): v is Resource {
   return v !== null && typeof v === 'object' && typeof (v as Resource).renderHTTP === 'function' && typeof (v as Resource).locateChild === 'function';
-}
-
-/**
- * Finds `<prefix><name>` on `obj` as a method: the one place where
- * `render_*`, `data_*`, `macro_*` and `child_*` names are resolved.
- */
-export function findMethod(obj: object, prefix: string, name: string): Function | undefined {
-  const m = (obj as Record<string, unknown>)[methodName(prefix, name)];
-  return typeof m === 'function' ? m : undefined;
-}
-
-// `prefix + name` made once per name: lookups happen once per rendered tag.
-const methodNames = new Map<string, Map<string, string>>();
-function methodName(prefix: string, name: string): string {
-  let byName = methodNames.get(prefix);
-  if (byName === undefined) methodNames.set(prefix, (byName = new Map()));
-  let full = byName.get(name);
-  if (full === undefined) {
-    full = prefix + name;
-    if (byName.size < 10_000) byName.set(name, full);
-  }
-  return full;
 }
 
 /** Preprocessors declared as `static preprocessors` along the class chain, base first. */
@@ -266,7 +244,7 @@ export class Page extends Fragment implements Resource {
     const rest = segments.slice(1);
     const named = this.children?.[name];
     if (named !== undefined && Object.prototype.hasOwnProperty.call(this.children, name)) return [named, rest];
-    const w = (this as Record<string, unknown>)['child_' + name];
+    const w = findMember(this, 'child_', name);
     if (w !== undefined && w !== null) {
       if (isResource(w)) return [w, rest];
       if (typeof w === 'function') return this.#childResult(w.call(this, ctx), rest);

@@ -41,6 +41,7 @@ import {
   MissingRenderMethod,
   UnfilledSlot,
 } from '../errors.js';
+import { findMethod } from '../names.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, rawTextProblem } from './escape.js';
 
 /** Escaping modes of a frame. */
@@ -113,8 +114,8 @@ export function resolveData(spec: unknown, ctx: WovenContext, current: unknown):
   if (spec instanceof Directive) {
     const factory = ctx.lookup(IRendererFactory, undefined) as any;
     const [name, args] = parseDirective(spec.name);
-    const method = factory?.['data_' + name];
-    if (typeof method === 'function') {
+    const method = factory == null ? undefined : findMethod(factory, 'data_', name);
+    if (method !== undefined) {
       // A parameterised data method returns the accessor to call.
       const accessor = args.length > 0 ? method.apply(factory, args) : method;
       return typeof accessor === 'function' ? accessor.call(factory, ctx, current) : accessor;
@@ -638,8 +639,8 @@ class Flattener {
     else {
       const name = spec instanceof Directive ? spec.name : String(spec);
       const factory = f.ctx.lookup(IMacroFactory, undefined) as any;
-      const m = factory?.['macro_' + name];
-      if (typeof m !== 'function') throw new MissingMacroMethod(name, className(factory));
+      const m = factory == null ? undefined : findMethod(factory, 'macro_', name);
+      if (m === undefined) throw new MissingMacroMethod(name, className(factory));
       fn = m.bind(factory);
     }
     const copy = t.clone(false);
