@@ -24,7 +24,7 @@ import {
   WovenContext,
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
-import { flattenFactory, flattenSync, parseDirective, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
 import { MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
@@ -62,10 +62,6 @@ function classPreprocessors(obj: object): Preprocessor[] {
     if (Object.prototype.hasOwnProperty.call(c, 'preprocessors')) out.unshift(c.preprocessors);
   }
   return out.flat();
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as any).then === 'function';
 }
 
 /** A part of a page with its own document and render/data methods. */

@@ -145,8 +145,9 @@ function typeName(v: unknown): string {
   return (v as object).constructor?.name ?? 'Object (null prototype)';
 }
 
-function isThenable(v: any): v is PromiseLike<unknown> {
-  return typeof v.then === 'function';
+/** A promise, or anything else with a `then` method. */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
 }
 
 /** The fixed markup of one element name, checked once per name. */
@@ -291,7 +292,7 @@ class Flattener {
       if (it !== null && typeof it.return === 'function') {
         try {
           const r = it.return();
-          if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') (r as Promise<unknown>).catch?.(() => {});
+          if (isThenable(r)) Promise.resolve(r).catch(() => {});
         } catch {
           // The original error is the one to report.
         }
