@@ -318,9 +318,27 @@ export class Page extends Fragment implements Resource {
       if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
       const doc = this.loadDocument(ctx);
       const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
+      // A streamed page's chunks are held while the flattener runs without
+      // waiting: a page that finishes that way is answered whole, with a
+      // Content-Length; one that waits on a promise gets what it has so far
+      // written out at once, and the rest as it comes.
       let out = '';
-      const writer = collect ? (s: string) => { out += s; } : (s: string) => request.write(s);
-      rendering = this.flattenFactory(doc, docCtx, writer, () => (collect ? out : ''), deadline?.signal);
+      let held = true;
+      let whole = false;
+      const writer = (s: string) => {
+        if (collect || held) out += s;
+        else request.write(s);
+      };
+      const finisher = () => {
+        if (held) whole = true;
+        return collect || whole ? out : '';
+      };
+      rendering = this.flattenFactory(doc, docCtx, writer, finisher, deadline?.signal);
+      held = false;
+      if (!collect && !whole && out.length > 0) {
+        request.write(out);
+        out = '';
+      }
     } catch (e) {
       deadline?.clear();
       // A template that fails to load must reach chainCache as a rejection,
