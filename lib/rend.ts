@@ -56,13 +56,14 @@ export function isResource(v: unknown): v is Resource {
 }
 
 /** Preprocessors declared as `static preprocessors` along the class chain, base first. */
-function classPreprocessors(obj: object): Preprocessor[] {
-  const out: Preprocessor[][] = [];
+function classPreprocessors(obj: object): readonly Preprocessor[] {
+  let out: Preprocessor[] | null = null;
   for (let c = obj.constructor as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
-    if (Object.prototype.hasOwnProperty.call(c, 'preprocessors')) out.unshift(c.preprocessors);
+    if (Object.prototype.hasOwnProperty.call(c, 'preprocessors') && c.preprocessors.length > 0) out = [...c.preprocessors, ...(out ?? [])];
   }
-  return out.flat();
+  return out ?? NO_PREPROCESSORS;
 }
+const NO_PREPROCESSORS: readonly Preprocessor[] = Object.freeze([]);
 
 /** A part of a page with its own document and render/data methods. */
 export class Fragment {
