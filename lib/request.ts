@@ -52,6 +52,18 @@ export function parseQuery(query: string, into: Record<string, string[]> = Objec
   return into;
 }
 
+const ABSOLUTE_FORM = /^https?:\/\//i;
+
+/** `http://host:port/path?q` → its authority and its origin-form target `/path?q`. */
+function splitAbsolute(uri: string): { host: string; target: string } {
+  const rest = uri.slice(uri.indexOf('//') + 2);
+  const slash = rest.search(/[/?]/);
+  const host = slash === -1 ? rest : rest.slice(0, slash);
+  const target = slash === -1 ? '/' : rest[slash] === '?' ? '/' + rest.slice(slash) : rest.slice(slash);
+  if (host.length === 0 || host.includes('@')) throw new BadRequest('absolute-form request target without a usable host');
+  return { host, target };
+}
+
 export interface RequestInit {
   uri: string;
   method?: string;
@@ -95,11 +107,20 @@ export abstract class BaseRequest {
 
   constructor(init: RequestInit) {
     this.method = (init.method ?? 'GET').toUpperCase();
-    this.uri = init.uri;
-    const q = init.uri.indexOf('?');
-    this.path = q === -1 ? init.uri : init.uri.slice(0, q);
-    this.query = q === -1 ? '' : init.uri.slice(q + 1);
-    this.#headers = init.headers ?? {};
+    let uri = init.uri;
+    let headers = init.headers ?? {};
+    if (uri.charCodeAt(0) !== 47 /* '/' */ && ABSOLUTE_FORM.test(uri)) {
+      // RFC 9112 §3.2.2: an absolute-form target (as sent to proxies) is
+      // accepted, and its authority replaces the Host header.
+      const split = splitAbsolute(uri);
+      uri = split.target;
+      headers = { ...headers, host: split.host };
+    }
+    this.uri = uri;
+    const q = uri.indexOf('?');
+    this.path = q === -1 ? uri : uri.slice(0, q);
+    this.query = q === -1 ? '' : uri.slice(q + 1);
+    this.#headers = headers;
     this.#secure = init.secure ?? false;
     this.#clientIP = init.clientIP ?? '127.0.0.1';
     this.clientproto = init.clientproto ?? 'HTTP/1.1';

@@ -13,7 +13,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import {
   T, directive, precompile,
-  Page, NevowSite, IRequest, FlattenerError,
+  Page, NevowSite, IRequest, FlattenerError, FakeRequest,
   type DocFactory, type Renderable, type Resource, type SiteOptions, type WovenContext, type BaseRequest,
 } from '../lib/index.js';
 import { deferred } from './helpers.js';
@@ -279,6 +279,23 @@ describe('NevowSite over HTTP', () => {
       const form = await fetch(`${b}/app/args`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'y=2' });
       expect(argsOf(await form.text())).to.deep.equal({ y: ['2'] });
       expect(await (await fetch(`${b}/other`)).text()).to.equal('express route');
+    });
+  });
+
+  describe('absolute-form request targets (RFC 9112 §3.2.2)', () => {
+    it('serves the path of an absolute-form target', async () => {
+      await serve(tree());
+      const res = await raw(port, 'http://other.example/a');
+      expect(res.status).to.equal(200);
+      expect(res.body).to.equal('<p>a</p>');
+    });
+
+    it('takes the host from the target, not the Host header', () => {
+      const req = new FakeRequest({ uri: 'http://h.example:8080/x/y?q=1', headers: { host: 'ignored.example' } });
+      expect([req.uri, req.path, req.query, req.host]).to.deep.equal(['/x/y?q=1', '/x/y', 'q=1', 'h.example:8080']);
+      expect(req.postpath).to.deep.equal(['x', 'y']);
+      expect(new FakeRequest({ uri: 'https://h.example?q=1' }).uri).to.equal('/?q=1');
+      expect(() => new FakeRequest({ uri: 'http:///x' })).to.throw(/absolute-form/);
     });
   });
 
