@@ -64,10 +64,9 @@ export class WovenContext {
   // of its own so that doing so allocates nothing.
   // Remembered objects as [key, value, key, value, …]: a link remembers a few.
   #remembered: unknown[] | undefined;
-  // Slot fillings as parallel arrays: a context holds a handful, and a
-  // linear scan of a few interned names beats hashing them.
-  #slotNames: string[] | undefined;
-  #slotValues: unknown[] | undefined;
+  // Slot fillings as [name, value, name, value, …]: a context holds a
+  // handful, and a linear scan of a few interned names beats hashing them.
+  #slots: unknown[] | undefined;
   #hasData = false;
   #data: unknown = undefined;
 
@@ -115,17 +114,18 @@ export class WovenContext {
 
   /** Fills slot `name` for every slot rendered inside this context. */
   fillSlots(name: string, value: unknown): this {
-    const names = this.#slotNames;
-    if (names === undefined) {
-      this.#slotNames = [name];
-      this.#slotValues = [value];
+    const slots = this.#slots;
+    if (slots === undefined) {
+      this.#slots = [name, value];
       return this;
     }
-    const i = names.indexOf(name);
-    if (i === -1) {
-      names.push(name);
-      this.#slotValues!.push(value);
-    } else this.#slotValues![i] = value;
+    for (let i = 0; i < slots.length; i += 2) {
+      if (slots[i] === name) {
+        slots[i + 1] = value;
+        return this;
+      }
+    }
+    slots.push(name, value);
     return this;
   }
 
@@ -142,9 +142,9 @@ export class WovenContext {
   /** Like `locateSlotData`, but returns `fallback` when unfilled. */
   lookupSlotData<D>(name: string, fallback: D): unknown {
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const names = c.#slotNames;
-      if (names !== undefined) {
-        for (let i = 0; i < names.length; i++) if (names[i] === name) return c.#slotValues![i];
+      const slots = c.#slots;
+      if (slots !== undefined) {
+        for (let i = 0; i < slots.length; i += 2) if (slots[i] === name) return slots[i + 1];
       }
       const tag = c.tag;
       if (tag !== null) {

@@ -34,14 +34,14 @@ function replaceFrom(s: string, start: number, quotes: boolean): string {
 
 /** Escapes `& < >` for element content. */
 export function escapeText(s: string): string {
-  const m = TEXT_SPECIAL.exec(s);
-  return m === null ? s : replaceFrom(s, m.index, false);
+  const i = s.search(TEXT_SPECIAL);
+  return i === -1 ? s : replaceFrom(s, i, false);
 }
 
 /** Escapes `& < > "` for a double-quoted attribute value. */
 export function escapeAttribute(s: string): string {
-  const m = ATTR_SPECIAL.exec(s);
-  return m === null ? s : replaceFrom(s, m.index, true);
+  const i = s.search(ATTR_SPECIAL);
+  return i === -1 ? s : replaceFrom(s, i, true);
 }
 
 /**
