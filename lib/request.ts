@@ -91,7 +91,10 @@ export abstract class BaseRequest {
   code = 200;
   codeMessage: string | undefined = undefined;
   /** Response headers set so far, by lower-case name. */
-  readonly responseHeaders: Record<string, string | string[]> = Object.create(null);
+  // A plain object (not a null-prototype one, which V8 keeps in slow
+  // dictionary mode): node writes it as it is on every response. Names are
+  // read with hasOwn, and `__proto__` is refused by setHeader.
+  readonly responseHeaders: Record<string, string | string[]> = {};
   /** How the render cache answered (`X-Cache`), when it did. */
   cacheStatus: 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS' | undefined = undefined;
   /** The render cache's key for this request, once computed. */
@@ -175,6 +178,7 @@ export abstract class BaseRequest {
   /** Sets a response header; `set-cookie` values accumulate. */
   setHeader(name: string, value: string | number): void {
     const k = name.toLowerCase();
+    if (k === '__proto__') throw new TypeError('invalid response header name "__proto__"');
     if (k === 'set-cookie') {
       const prev = this.responseHeaders[k];
       this.responseHeaders[k] = prev === undefined ? [String(value)] : [...(Array.isArray(prev) ? prev : [prev]), String(value)];
@@ -182,7 +186,8 @@ export abstract class BaseRequest {
   }
 
   getResponseHeader(name: string): string | string[] | undefined {
-    return this.responseHeaders[name.toLowerCase()];
+    const k = name.toLowerCase();
+    return Object.hasOwn(this.responseHeaders, k) ? this.responseHeaders[k] : undefined;
   }
 
   setResponseCode(code: number, message?: string): void {
