@@ -316,22 +316,21 @@ export class NevowSite {
 
   /** The error funnel. */
   #fail(request: BaseRequest, err: unknown): void {
-    if (err instanceof BadRequest) {
-      if (!request.startedWriting) {
-        clearHeaders(request);
-        request.setResponseCode(err.code);
-        request.setHeader('content-type', 'text/plain; charset=utf-8');
-        request.respond(err.message);
-      } else request.abort();
-      return;
-    }
-    this.log(err, `rendering ${request.method} ${request.uri}`);
+    // A bad request is the client's doing: answered, not logged.
+    const client = err instanceof BadRequest;
+    if (!client) this.log(err, `rendering ${request.method} ${request.uri}`);
     if (request.startedWriting || request.finished) {
       // Part of the page is out: end the connection so the client sees a truncated response.
       request.abort();
       return;
     }
     clearHeaders(request);
+    if (client) {
+      request.setResponseCode(err.code);
+      request.setHeader('content-type', 'text/plain; charset=utf-8');
+      request.respond(err.message);
+      return;
+    }
     request.setResponseCode(500);
     request.setHeader('content-type', 'text/html; charset=utf-8');
     const detail = this.options.debug ? `<pre>${escapeText(describeError(err))}</pre>` : '';
