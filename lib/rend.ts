@@ -381,12 +381,8 @@ export class Page extends Fragment implements Resource {
         }
         return Promise.resolve(store.waitFor!(key, this.cacheWaitTimeout * 1000)).then((entry) => {
           if (entry === undefined) return this.#renderStoreServe(ctx, request);
-          const flights = inflight(store);
-          const claimed = flights.get(key);
-          if (claimed !== undefined) {
-            flights.delete(key);
-            claimed.resolve(entry);
-          }
+          const claimed = inflight(store).get(key);
+          if (claimed !== undefined) this.#settle(key, claimed, entry);
           request.cacheStatus = 'WAIT';
           return this.#serve(request, entry);
         });
@@ -488,10 +484,7 @@ export class Page extends Fragment implements Resource {
   #decide(ctx: WovenContext, request: BaseRequest, key: string, entry: CacheEntry | undefined, now: number, claimed: Pending | null): CacheEntry | Promise<WaitResult> | null {
     if (entry !== undefined && now < entry.expires) {
       // A fresh hit, the hot path: nothing but the status to record.
-      if (claimed !== null) {
-        inflight(this.cacheStore).delete(key);
-        claimed.resolve(entry);
-      }
+      if (claimed !== null) this.#settle(key, claimed, entry);
       request.cacheStatus = 'HIT';
       return entry;
     }
@@ -537,7 +530,6 @@ export class Page extends Fragment implements Resource {
     detached.postpath = request.postpath.slice();
     detached.cacheKey = key;
     const bctx = new RequestContext(ctx, detached);
-    const flights = inflight(this.cacheStore);
     const store = this.cacheStore as LockingCacheStore;
     const refresh = (): Promise<unknown> => this.#chain(bctx, key, claimed, this.#render(bctx, detached, true));
     let done: Promise<unknown>;
@@ -546,13 +538,13 @@ export class Page extends Fragment implements Resource {
       // Across processes too, one refresh per key: a process that cannot take the lock leaves it to the holder.
       done = Promise.resolve(store.acquire(key, this.cacheWaitTimeout * 1000)).then((token) => {
         if (token !== null) return refresh().finally(() => store.release!(key, token));
-        if (flights.get(key) === claimed) flights.delete(key);
-        claimed.resolve(null);
+        this.#settle(key, claimed, null);
         return undefined;
       });
     }
     done.catch((err) => {
-      if (flights.get(key) === claimed) flights.delete(key);
+      // Settled already when the render itself failed; not when taking the lock did.
+      this.#abandon(key, claimed, err);
       this.#log(ctx, err, 'background refresh failed; serving the stale page');
     });
   }
@@ -572,15 +564,12 @@ export class Page extends Fragment implements Resource {
   }
 
   #chain(ctx: WovenContext, key: string, claimed: Pending, rendering: Promise<string>): Promise<CacheEntry | string> {
-    const flights = inflight(this.cacheStore);
-    const release = () => { if (flights.get(key) === claimed) flights.delete(key); };
     return rendering.then(
       async (html) => {
         const request = ctx.locate(IRequest) as BaseRequest;
         const entry = this.#entry(html, request);
         if (entry === null) {
-          release();
-          claimed.resolve(null);
+          this.#settle(key, claimed, null);
           return html;
         }
         try {
@@ -588,16 +577,35 @@ export class Page extends Fragment implements Resource {
         } catch (err) {
           this.#log(ctx, err, 'cache store write failed');
         }
-        release();
-        claimed.resolve(entry);
+        this.#settle(key, claimed, entry);
         return entry;
       },
       (err) => {
-        release();
-        claimed.reject(err);
+        this.#abandon(key, claimed, err);
         throw err;
       },
     );
+  }
+
+  /**
+   * Ends a render under way: frees `key` if `claimed` still holds it and
+   * gives every waiter the entry (null: render on your own), or with
+   * `#abandon` the error. Settling twice is harmless: a promise keeps its
+   * first outcome.
+   */
+  #settle(key: string, claimed: Pending, entry: CacheEntry | null): void {
+    this.#release(key, claimed);
+    claimed.resolve(entry);
+  }
+
+  #abandon(key: string, claimed: Pending, error: unknown): void {
+    this.#release(key, claimed);
+    claimed.reject(error);
+  }
+
+  #release(key: string, claimed: Pending): void {
+    const flights = inflight(this.cacheStore);
+    if (flights.get(key) === claimed) flights.delete(key);
   }
 
   /** A storable entry for a finished render, or null when the response must not be cached. */
