@@ -516,13 +516,13 @@ class Flattener {
     // A tag with specials or slot fillings gets its own context, unless it
     // is the tag of the context it is met in (a renderer returned ctx.tag).
     const ctx = f.ctx.tag === t ? f.ctx : new WovenContext(f.ctx, t);
-    if (t.data === undefined) return this.rendered(t, ctx, f.mode);
+    if (t.data === undefined) return this.rendered(t, ctx, f);
     this.current = t;
     const value = resolveData(t.data, ctx, ctx.lookup(IData, undefined));
     this.current = null;
     if (value === null || typeof value !== 'object' || !isThenable(value)) {
       ctx.remember(value, IData);
-      return this.rendered(t, ctx, f.mode);
+      return this.rendered(t, ctx, f);
     }
     if (this.sync) throw new TypeError('flattenSync met a Promise (from data)');
     this.flush();
@@ -530,7 +530,7 @@ class Flattener {
       ctx.remember(v, IData);
       // Outside run()'s try: a throwing renderer must still become a FlattenerError.
       try {
-        this.rendered(t, ctx, f.mode);
+        this.rendered(t, ctx, f);
       } catch (e) {
         this.fail(e);
       }
@@ -541,8 +541,9 @@ class Flattener {
     });
   }
 
-  /** A tag whose data is in scope: call its renderer, or write its markup. */
-  rendered(t: Tag, ctx: WovenContext, mode: number): undefined {
+  /** A tag (met in frame `f`) whose data is in scope: call its renderer, or write its markup. */
+  rendered(t: Tag, ctx: WovenContext, f: Frame): undefined {
+    const mode = f.mode;
     if (t.render === undefined) {
       this.markup(t, ctx, mode);
       return;
@@ -565,7 +566,7 @@ class Flattener {
       this.markup(copy, ctx, mode);
       return;
     }
-    if (!this.primitive(result, this.stack[this.stack.length - 1]!)) this.push([result], ctx, mode, false, '', t);
+    if (!this.primitive(result, f)) this.push([result], ctx, mode, false, '', t);
     return;
   }
 
