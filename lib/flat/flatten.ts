@@ -333,6 +333,7 @@ class Flattener {
         this.text(v, f);
         return true;
       case 'number':
+      case 'bigint':
         this.buf += String(v);
         return true;
       case 'boolean':
@@ -394,29 +395,13 @@ class Flattener {
 
   /** Flattens one non-string item of frame `f`. Returns a promise when it must wait. */
   item(item: unknown, f: Frame): Promise<void> | undefined {
-    switch (typeof item) {
-      case 'number':
-      case 'bigint':
-        this.buf += String(item);
-        return;
-      case 'boolean':
-        this.buf += item ? 'true' : 'false';
-        return;
-      case 'undefined':
-        return;
-      case 'string':
-        this.text(item, f);
-        return;
-      case 'function':
-        if (this.parts !== null) return this.keep(item, f);
-        this.push([item.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
-        return;
-      case 'object':
-        break;
-      default:
-        throw new TypeError(`cannot flatten a ${typeof item}: ${String(item)}`);
+    if (this.primitive(item, f)) return;
+    if (typeof item === 'function') {
+      if (this.parts !== null) return this.keep(item, f);
+      this.push([item.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
+      return;
     }
-    if (item === null) return;
+    if (typeof item !== 'object' || item === null) throw new TypeError(`cannot flatten a ${typeof item}: ${String(item)}`);
     if (item instanceof Tag) return this.tag(item, f);
     if (item instanceof Compiled) {
       this.parts === null ? this.runParts(item.parts, f.ctx, f.mode, '', f.tag) : this.push(item.parts, f.ctx, f.mode, true, '', f.tag);
@@ -437,16 +422,7 @@ class Flattener {
       return;
     }
     if (item instanceof Hole) {
-      const v = item.value;
-      // The usual hole is a slot in an attribute filled with text: write it here.
-      if (item.mode === ATTRIBUTE && this.parts === null && v instanceof Slot) {
-        const filled = f.ctx.lookupSlotData(v.name, NOT_FOUND);
-        if (typeof filled === 'string') {
-          this.buf += escapeAttribute(filled);
-          return;
-        }
-      }
-      this.push([v], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
+      this.push([item.value], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
       return;
     }
     if (item instanceof Xml) {
