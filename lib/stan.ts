@@ -377,7 +377,8 @@ export type ElementName = (typeof HTML_ELEMENTS)[number] | 'invisible';
 /** `T.div(attrs?, ...children)`: the first argument is attributes when it is a plain object. */
 export type TagFactory = (attrsOrChild?: Record<string, unknown> | Renderable, ...children: Renderable[]) => Tag;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** An object literal (prototype `Object.prototype` or `null`): attributes in `T`, a container for data directives. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object') return false;
   const p = Object.getPrototypeOf(v);
   return p === Object.prototype || p === null;

@@ -26,6 +26,7 @@ import {
   Directive,
   Entity,
   Hole,
+  isPlainObject,
   RAW_TEXT_ELEMENTS,
   RENDER,
   Slot,
@@ -96,12 +97,7 @@ function containerChild(container: unknown, key: string): unknown {
     const i = Number(key);
     return Number.isInteger(i) && i >= 0 && i < container.length ? container[i] : NOT_FOUND;
   }
-  if (container !== null && typeof container === 'object') {
-    const p = Object.getPrototypeOf(container);
-    if ((p === Object.prototype || p === null) && Object.prototype.hasOwnProperty.call(container, key)) {
-      return (container as Record<string, unknown>)[key];
-    }
-  }
+  if (isPlainObject(container) && Object.prototype.hasOwnProperty.call(container, key)) return container[key];
   return NOT_FOUND;
 }
 
@@ -121,7 +117,7 @@ export function resolveData(spec: unknown, ctx: WovenContext, current: unknown):
       return typeof accessor === 'function' ? accessor.call(factory, ctx, current) : accessor;
     }
     let found = containerChild(current, spec.name);
-    if (found === NOT_FOUND && factory !== undefined) found = containerChild(factory.original, spec.name);
+    if (found === NOT_FOUND && factory != null) found = containerChild(factory.original, spec.name);
     if (found === NOT_FOUND) throw new DataNotFound(spec.name, className(factory));
     return found;
   }
