@@ -16,27 +16,26 @@ export class BadRequest extends Error {
   }
 }
 
+/** Percent-decodes one part of the request target; 400 when it cannot be decoded. */
+function decode(part: string, where: string): string {
+  if (part.indexOf('%') === -1) return part;
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new BadRequest(`malformed percent-encoding in ${where} ${JSON.stringify(part.slice(0, 100))}`);
+  }
+}
+
 /** Splits a decoded path into segments: '/' → [], '/a/b/' → ['a', 'b', '']. */
 export function pathSegments(path: string): string[] {
   if (path === '/' || path === '') return [];
   const parts = path.split('/');
   parts.shift(); // the empty string before the leading slash
-  return parts.map((p) => {
-    try {
-      return decodeURIComponent(p);
-    } catch {
-      throw new BadRequest(`malformed percent-encoding in path segment ${JSON.stringify(p.slice(0, 100))}`);
-    }
-  });
+  return parts.map((p) => decode(p, 'path segment'));
 }
 
 function decodeQueryPart(s: string): string {
-  const plus = s.indexOf('+') === -1 ? s : s.replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(plus);
-  } catch {
-    throw new BadRequest(`malformed percent-encoding in query ${JSON.stringify(s.slice(0, 100))}`);
-  }
+  return decode(s.indexOf('+') === -1 ? s : s.replace(/\+/g, ' '), 'query');
 }
 
 /** Parses `a=1&b=2&a=3` into `{ a: ['1', '3'], b: ['2'] }`. */
