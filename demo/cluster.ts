@@ -15,7 +15,8 @@
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { NevowSite, RedisCacheStore, type CacheStore } from '../lib/index.js';
+import { NevowSite, type CacheStore } from '../lib/index.js';
+import { RedisCacheStore } from '../lib/redis.js';
 import { createDemoSite } from './site.js';
 
 const env = process.env;

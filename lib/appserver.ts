@@ -62,7 +62,7 @@ export interface SiteOptions {
   /** Where errors go (default console.error); called once per error. */
   log?: (err: unknown, what: string) => void;
   /** Called once per finished request with a one-line summary. */
-  accessLog?: (line: string, request: BaseRequest) => void;
+  accessLog?: ((line: string, request: BaseRequest) => void) | undefined;
   /**
    * node:http `headersTimeout` in ms (default 10 000; 0 turns it off): a
    * client that has not sent all its headers by then gets 408 and is

@@ -21,7 +21,8 @@
  * invalidation would leave stale pages.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { CacheEntry, LockingCacheStore } from './cache.js';
 
 export interface RedisCacheStoreOptions {
@@ -96,7 +97,7 @@ interface KeyWait {
   again: boolean;
 }
 
-const CONNECTION: RedisOptions = {
+const CONNECTION = {
   // Commands fail at once while disconnected instead of queueing for a reconnection…
   enableOfflineQueue: false,
   // …and a command caught by a dropped connection is not resent.
@@ -104,7 +105,23 @@ const CONNECTION: RedisOptions = {
   connectTimeout: 2000,
   // Reconnect forever, backing off to one attempt every 2 s.
   retryStrategy: (times) => Math.min(times * 100, 2000),
-};
+} satisfies RedisOptions;
+
+/**
+ * The ioredis client class, loaded when the first store is made rather than
+ * imported: ioredis is an optional peer dependency, so an application without
+ * it gets an error saying what to install instead of a failed module load.
+ */
+function redisClass(): typeof Redis {
+  try {
+    return (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes("'ioredis'")) {
+      throw new Error("RedisCacheStore needs the 'ioredis' package (an optional peer dependency of nevow-ts): npm install ioredis", { cause: err });
+    }
+    throw err;
+  }
+}
 
 function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&');
@@ -151,7 +168,7 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     this.#now = opts.now ?? (() => Date.now());
     const commandTimeout = opts.commandTimeout ?? 1000;
     this.#ownClient = opts.client === undefined;
-    const client = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', { ...CONNECTION, commandTimeout });
+    const client = opts.client ?? new (redisClass())(opts.url ?? 'redis://127.0.0.1:6379', { ...CONNECTION, commandTimeout });
     client.defineCommand('nevowSetEntry', { numberOfKeys: 1, lua: SET_ENTRY });
     client.defineCommand('nevowAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand('nevowRelease', { numberOfKeys: 1, lua: RELEASE });

@@ -1,5 +1,6 @@
 /**
- * nevow-ts: the public names (see DESIGN.md). This module only re-exports.
+ * nevow-ts: the public names. This module only re-exports. RedisCacheStore is
+ * on its own entry, nevow-ts/redis (lib/redis.ts), so that this one never loads ioredis.
  */
 export {
   Tag, T, slot, directive, xml, comment, cdata, entities, html, RENDER,
@@ -25,8 +26,6 @@ export { findMethod } from './names.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
-export { RedisCacheStore } from './cache-redis.js';
-export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export { File } from './static.js';

@@ -37,11 +37,11 @@ const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 /** How a template is parsed. */
 export interface ParseOptions {
   /** The name stamped on parsed nodes and used in error messages. */
-  filename?: string;
+  filename?: string | undefined;
   /** Leave the DOCTYPE out of the tree. */
-  ignoreDocType?: boolean;
+  ignoreDocType?: boolean | undefined;
   /** Leave comments out of the tree. */
-  ignoreComment?: boolean;
+  ignoreComment?: boolean | undefined;
 }
 
 /**

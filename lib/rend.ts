@@ -1,6 +1,6 @@
 /**
  * Fragment and Page: the port of nevow/rend.py, with the page render cache
- * of the Nevow page-cache patch (../shared/reference), corrected.
+ * of the Nevow page-cache patch, corrected.
  *
  * A Fragment is an object with a document factory and `render_*`, `data_*`,
  * `macro_*` methods; placed in a tree it renders its own document with its

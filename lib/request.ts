@@ -65,11 +65,11 @@ function splitAbsolute(uri: string): { host: string; target: string } {
 
 export interface RequestInit {
   uri: string;
-  method?: string;
-  headers?: Record<string, string | string[] | undefined>;
-  secure?: boolean;
-  clientIP?: string;
-  clientproto?: string;
+  method?: string | undefined;
+  headers?: Record<string, string | string[] | undefined> | undefined;
+  secure?: boolean | undefined;
+  clientIP?: string | undefined;
+  clientproto?: string | undefined;
 }
 
 /** The request and response of one exchange. */

@@ -412,7 +412,7 @@ function build(this: unknown, type: unknown, props: Record<string, unknown> | nu
   if (typeof type === 'function') return type({ ...props, children });
   const name = String(type);
   if (name === 'slot') {
-    const slotName = props?.name;
+    const slotName = props?.['name'];
     if (typeof slotName !== 'string') throw new TypeError('<slot> needs a name attribute');
     return slot(slotName, ...children);
   }

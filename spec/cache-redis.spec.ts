@@ -15,7 +15,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisCacheStore, type CacheEntry } from '../lib/index.js';
+import type { CacheEntry } from '../lib/index.js';
+import { RedisCacheStore } from '../lib/redis.js';
 
 const HAVE_REDIS = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));

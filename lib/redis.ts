@@ -1,0 +1,7 @@
+/**
+ * nevow-ts/redis: the Redis cache store, on its own entry so that the main
+ * entry neither loads nor names `ioredis` (an optional peer dependency, needed
+ * only by those who share a cache through Redis).
+ */
+export { RedisCacheStore } from './cache-redis.js';
+export type { RedisCacheStoreOptions } from './cache-redis.js';
