@@ -4,11 +4,12 @@
  * them (the body encoded once to a Buffer of 2–5 KB, replayable headers, an
  * etag). Peak RSS is sampled every 1000 stores; it must stay under 200 MB.
  * Runs in a forked child (bench/child.ts) so that the figures are the
- * store's, not those of the benches run before it.
+ * store's, not those of the benches run before it. `npm run build:bench &&
+ * node build/bench/memory.js` measures the compiled library under plain node.
  */
 import { MemoryCacheStore, type CacheEntry } from '../lib/index.js';
 import { concatPage, makeRows } from './page.js';
-import { fmt, forkChild, isMain, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+import { COMPILED, fmt, forkChild, isMain, stopChild, table, type BenchReport, type RunOptions } from './util.js';
 
 export interface MemoryFigures {
   urls: number;
@@ -100,8 +101,11 @@ export async function run(opts: RunOptions = {}): Promise<MemoryReport> {
         fmt((r.seconds * 1e6) / r.urls, 2), r.peakRssBytes < RSS_LIMIT ? 'yes' : 'NO']),
     ),
     '',
-    'The baseline is the child before the first store: node, the tsx loader (whose module hooks run on a thread of ' +
-      'their own) and nevow-ts. Evicted bodies (and the strings they were encoded from) are returned only when V8 ' +
+    (COMPILED
+      ? 'The baseline is the child before the first store: node and nevow-ts, compiled (`node build/bench/memory.js`). '
+      : 'The baseline is the child before the first store: node, the tsx loader (whose module hooks run on a thread of ' +
+        'their own) and nevow-ts. ') +
+      'Evicted bodies (and the strings they were encoded from) are returned only when V8 ' +
       'collects them, so RSS runs ahead of the bytes the store holds.',
   ].join('\n');
   return { title: 'Render cache memory', markdown, ...f, withinLimit };

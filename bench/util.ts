@@ -25,6 +25,12 @@ export interface BenchReport {
 
 /** The repository root (bench/..). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * True when the benches run as JavaScript compiled by `npm run build:bench`
+ * (build/bench/*.js, on build/lib: the library as tsc emits it for dist/):
+ * children are then forked under plain node, without the tsx loader.
+ */
+export const COMPILED = import.meta.url.endsWith('.js');
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -92,14 +98,15 @@ export async function calibrate(fn: () => unknown, targetMs: number): Promise<nu
 }
 
 /**
- * Forks `bench/child.ts` with `args` under tsx and waits for its first IPC
+ * Forks `bench/child.ts` with `args` under tsx (or the compiled child.js
+ * under plain node) and waits for its first IPC
  * message. The child is the caller's to stop (`stopChild`).
  */
 export function forkChild<M>(args: readonly string[], v8Flags: readonly string[] = []): Promise<{ child: ChildProcess; first: M }> {
-  const child = fork(path.join(ROOT, 'bench', 'child.ts'), [...args], {
+  const child = fork(path.join(ROOT, 'bench', COMPILED ? 'child.js' : 'child.ts'), [...args], {
     cwd: ROOT,
     // Explicit: the parent may run with --cpu-prof or mocha's flags, which the child must not inherit.
-    execArgv: [...v8Flags, '--import', 'tsx'],
+    execArgv: [...v8Flags, ...(COMPILED ? [] : ['--import', 'tsx'])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
