@@ -20,9 +20,10 @@ export {
   TemplateError, TemplateNotFound, NEVOW_NS, templateParsers, clearTemplateCache, parseXml, parseHtml,
 } from './loaders.js';
 export type { LoaderOptions, TemplateOptions, StringTemplateOptions, FileTemplateOptions, ParseOptions } from './loaders.js';
-export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, isResource } from './rend.js';
+export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, ICanHandleException, cacheStatus, isResource } from './rend.js';
+export { Data, URLRedirect, asResource } from './resource.js';
 export { findMethod } from './names.js';
-export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
+export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler, ExceptionHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
 export { RedisCacheStore } from './cache-redis.js';
