@@ -34,5 +34,6 @@ export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
-export { URL, here, gethere } from './url.js';
+export { URL, URLOverlay, here, gethere } from './url.js';
+export type { URLInit, URLParts } from './url.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

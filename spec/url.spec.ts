@@ -303,8 +303,11 @@ describe('URL', () => {
         .to.equal('http://www.foo.com:80/me/17?spam=158');
     });
 
-    it('keeps an empty path empty, as RFC 3986 does (Nevow added a slash)', () => {
-      expect(str(URL.fromString('http://localhost/foo?abc=def').click('http://www.python.org'))).to.equal('http://www.python.org');
+    it('gives an absolute http(s) href without a path the path /, as Nevow and browsers do (RFC 3986 6.2.3)', () => {
+      expect(str(URL.fromString('http://localhost/foo?abc=def').click('http://www.python.org'))).to.equal('http://www.python.org/');
+      expect(str(URL.fromString('http://localhost/foo').click('mailto:a@b'))).to.equal('mailto:a@b');
+      // A network-path reference keeps RFC 3986's own example (5.4.1): `//g` is `http://g`.
+      expect(str(URL.fromString('http://a/b').click('//g'))).to.equal('http://g');
     });
 
     it('drops the fragment of the base', () => {
