@@ -14,7 +14,9 @@ export {
 } from './context.js';
 export type { Interface } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
-export { FlattenerError, MissingRenderMethod, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
+export { FlattenerError, MissingRenderMethod, MissingDocumentFactory, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
+export { Element, renderer } from './page.js';
+export type { ElementRenderMethod } from './page.js';
 export {
   loaders, BaseDocFactory, StanLoader, XmlStrLoader, HtmlStrLoader, XmlFileLoader, HtmlFileLoader,
   TemplateError, TemplateNotFound, NEVOW_NS, templateParsers, clearTemplateCache, parseXml, parseHtml,

@@ -26,7 +26,7 @@ import {
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
-import { MissingRenderMethod, RenderTimeout } from './errors.js';
+import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
 import { FakeRequest } from './testutil.js';
@@ -57,7 +57,7 @@ export function isResource(v: unknown): v is Resource {
 }
 
 /** Preprocessors declared as `static preprocessors` along the class chain, base first. */
-function classPreprocessors(obj: object): readonly Preprocessor[] {
+export function classPreprocessors(obj: object): readonly Preprocessor[] {
   let out: Preprocessor[] | null = null;
   for (let c = obj.constructor as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
     if (Object.prototype.hasOwnProperty.call(c, 'preprocessors') && c.preprocessors.length > 0) out = [...c.preprocessors, ...(out ?? [])];
@@ -122,7 +122,7 @@ export class Fragment {
 
   /** The loaded document (precompiled once by the docFactory). */
   loadDocument(ctx: WovenContext): unknown {
-    if (this.docFactory === null) throw new TypeError(`${this.constructor.name} has no docFactory`);
+    if (this.docFactory === null) throw new MissingDocumentFactory(this);
     return this.docFactory.load(ctx, classPreprocessors(this));
   }
 
