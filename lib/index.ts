@@ -2,7 +2,7 @@
  * nevow-ts: the public names (see DESIGN.md). This module only re-exports.
  */
 export {
-  Tag, T, slot, directive, xml, comment, cdata, entities, html, RENDER,
+  Tag, T, slot, directive, xml, comment, cdata, entities, getEntity, html, RENDER,
   Slot, Directive, Xml, Comment, CData, Entity, Compiled,
   NodeNotFound, TooManyNodes, VOID_ELEMENTS,
 } from './stan.js';
