@@ -23,6 +23,7 @@
  */
 import { IRequest, type WovenContext } from './context.js';
 import { RENDER, type SelfRendering } from './stan.js';
+import { decodeLenient, isHex, isPair } from './percent.js';
 
 /** What `URL.fromRequest` needs of a request (NevowRequest, FakeRequest…). */
 export interface URLRequest {
@@ -75,17 +76,6 @@ const LOOKS_LIKE_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const URI_PARTS = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/s;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-}
-
-/** A surrogate pair starts at `i`. */
-function isPair(s: string, i: number): boolean {
-  const hi = s.charCodeAt(i);
-  const lo = s.charCodeAt(i + 1);
-  return hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff;
-}
-
 /** encodeURIComponent, which throws on lone surrogates; they become U+FFFD. */
 function encodeText(s: string): string {
   return encodeURIComponent(s.replace(LONE_SURROGATE, '\uFFFD'));
@@ -124,30 +114,8 @@ function normalize(s: string, ok: Uint8Array): string {
   return last === 0 ? s : out + s.slice(last);
 }
 
-const UTF8 = new TextEncoder();
-// ignoreBOM keeps a leading U+FEFF that was really in the text.
-const FROM_UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
-
-/** Decodes escapes as UTF-8 (invalid bytes give U+FFFD); `plus` reads `+` as a space. */
-function decode(s: string, plus = false): string {
-  if (plus && s.includes('+')) s = s.replace(/\+/g, ' ');
-  if (!s.includes('%')) return s;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 && isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c < 128) {
-      bytes.push(c);
-    } else {
-      const n = isPair(s, i) ? 2 : 1;
-      for (const b of UTF8.encode(s.slice(i, i + n))) bytes.push(b);
-      i += n - 1;
-    }
-  }
-  return FROM_UTF8.decode(Uint8Array.from(bytes));
-}
+/** Decodes escapes for the accessors; see lib/percent.ts (never throws). */
+const decode = decodeLenient;
 
 // --- the parts of a URL -----------------------------------------------------
 
