@@ -1,6 +1,12 @@
 /**
  * Nevow's URL tests (nevow/test/test_url.py, class TestURL and the RFC 1808
- * table), translated. Where nevow-ts keeps a documented RFC 3986 choice
+ * table), translated, under their Nevow names: the tests of what nevow-ts
+ * did differently before (parentdir, click to a bare host, cloneURL, query)
+ * and the RFC 1808 table. The rest of TestURL (test_fromString,
+ * test_roundtrip, test_equality, test_path, test_child, test_sibling,
+ * test_curdir, test_clickCollapse, test_add, test_replace, test_fragment,
+ * test_clear, test_secure, the eq/ne tests) is ported case for case in
+ * spec/url.spec.ts, which was translated from the same file. Where nevow-ts keeps a documented RFC 3986 choice
  * instead (README, "Design decisions and differences from Nevow"), the
  * spec asserts that choice and says so in its title.
  */
@@ -24,40 +30,8 @@ class IncompatibleSignatureURL extends URL {
 }
 
 describe('TestURL (nevow test_url)', () => {
-  it('test_fromString: a URL reads back as the same string', () => {
-    expect(str(URL.fromString(theurl))).to.equal(theurl);
-  });
-
-  it('test_roundtrip: well-formed URLs keep their exact spelling', () => {
-    for (const t of [
-      'http://localhost', 'http://localhost/', 'http://localhost/foo', 'http://localhost/foo/',
-      'http://localhost/foo!!bar/', 'http://localhost/foo%20bar/', 'http://localhost/foo%2Fbar/',
-      'http://localhost/foo?n', 'http://localhost/foo?n=v', 'http://localhost/foo?n=%2Fa%2Fb',
-      'http://example.com/foo!%40%24bar?b!%40z=123', 'http://localhost/asd?a=asd%20sdf%2F345', 'http://localhost/#%7F',
-    ]) expect(str(URL.fromString(t)), t).to.equal(t);
-  });
-
-  it('test_equality and test_eq_*/test_ne_*: equal by their parts, never equal to other things', () => {
-    const u = URL.fromString(theurl);
-    expect(u.equals(URL.fromString(theurl))).to.equal(true);
-    expect(u.equals(URL.fromString('ftp://www.anotherinvaliddomain.com/foo/bar/baz/?zot=21&zut'))).to.equal(false);
-    expect(URL.fromString('http://localhost/a').equals(URL.fromString('http://localhost/b'))).to.equal(false);
-    expect(u.equals(42)).to.equal(false);
-    expect(u.equals({})).to.equal(false);
-  });
-
-  it('test_fragmentEquality: an empty fragment and no fragment are the same URL', () => {
-    expect(new URL({ fragment: '' }).equals(new URL({ fragment: null }))).to.equal(true);
-  });
-
   it('test_parent: parent() is parentdir()', () => {
     expect(str(URL.fromString(theurl).parent())).to.equal('http://www.foo.com:80/a/nice/?zot=23&zut');
-  });
-
-  it('test_path: path is the encoded path without its leading slash', () => {
-    expect(URL.fromString('http://example.com/foo/bar?baz=quux#foobar').path).to.equal('foo/bar');
-    expect(URL.fromString('http://example.com/foo%2Fbar?baz=quux#foobar').path).to.equal('foo%2Fbar');
-    expect(URL.fromString("http://example.com/-_.!*'()?baz=quux#foo").path).to.equal("-_.!*'()");
   });
 
   it('test_parentdir: the parent of the directory, like ..', () => {
@@ -71,30 +45,19 @@ describe('TestURL (nevow test_url)', () => {
       ['http://www.foo.com/a/b/c/', 'http://www.foo.com/a/b/'],
       ['http://www.foo.com/a/b/c/d', 'http://www.foo.com/a/b/'],
       ['http://www.foo.com/a/b/c/d/', 'http://www.foo.com/a/b/c/'],
+      // Not in Nevow's table: a URL without a path is at the root too.
+      ['http://www.foo.com', 'http://www.foo.com/'],
     ];
-    for (const [from, to] of cases) expect(str(URL.fromString(from).parentdir()), from).to.equal(to);
+    for (const [from, to] of cases) {
+      expect(str(URL.fromString(from).parentdir()), from).to.equal(to);
+      expect(str(URL.fromString(from).parent()), from).to.equal(to);
+    }
   });
 
   it('test_parent_root: the root is its own parentdir', () => {
     const root = URL.fromString('http://www.foo.com/');
     expect(str(root.parentdir())).to.equal('http://www.foo.com/');
     expect(str(root.parentdir().parentdir())).to.equal('http://www.foo.com/');
-  });
-
-  it('test_child, test_child_init_tuple, test_child_init_root: a child is one encoded segment', () => {
-    const u = URL.fromString(theurl);
-    expect(str(u.child('gong'))).to.equal('http://www.foo.com:80/a/nice/path/gong?zot=23&zut');
-    expect(str(u.child('gong/'))).to.equal('http://www.foo.com:80/a/nice/path/gong%2F?zot=23&zut');
-    expect(str(u.child('gong/double/'))).to.equal('http://www.foo.com:80/a/nice/path/gong%2Fdouble%2F?zot=23&zut');
-    expect(str(new URL({ netloc: 'www.foo.com', pathSegments: ['a', 'b'] }).child('c'))).to.equal('http://www.foo.com/a/b/c');
-    expect(str(new URL({ netloc: 'www.foo.com' }).child('c'))).to.equal('http://www.foo.com/c');
-  });
-
-  it('test_sibling and test_curdir', () => {
-    expect(str(URL.fromString(theurl).sibling('sister'))).to.equal('http://www.foo.com:80/a/nice/path/sister?zot=23&zut');
-    const file = URL.fromString('http://www.foo.com:80/a/nice/path?zot=23&zut');
-    expect(str(file.sibling('sister'))).to.equal('http://www.foo.com:80/a/nice/sister?zot=23&zut');
-    expect(str(file.curdir())).to.equal('http://www.foo.com:80/a/nice/?zot=23&zut');
   });
 
   it('test_click: where following a link goes', () => {
@@ -122,64 +85,6 @@ describe('TestURL (nevow test_url)', () => {
       expect(derived).to.be.instanceOf(IncompatibleSignatureURL);
       expect(derived.magicValue).to.equal(8789);
     }
-  });
-
-  it('test_clickCollapse: dot segments are removed', () => {
-    for (const [start, click, result] of [
-      ['http://localhost/', '.', 'http://localhost/'],
-      ['http://localhost/', '..', 'http://localhost/'],
-      ['http://localhost/a/b/c', '.', 'http://localhost/a/b/'],
-      ['http://localhost/a/b/c', '..', 'http://localhost/a/'],
-      ['http://localhost/a/b/c', './d/e', 'http://localhost/a/b/d/e'],
-      ['http://localhost/a/b/c', '../d/e', 'http://localhost/a/d/e'],
-      ['http://localhost/a/b/c', '/./d/e', 'http://localhost/d/e'],
-      ['http://localhost/a/b/c', '/../d/e', 'http://localhost/d/e'],
-      ['http://localhost/a/b/c/', '../../d/e/', 'http://localhost/a/d/e/'],
-      ['http://localhost/a/./c', '../d/e', 'http://localhost/d/e'],
-      ['http://localhost/a/./c/', '../d/e', 'http://localhost/a/d/e'],
-      ['http://localhost/a/b/c/d', './e/../f/../g', 'http://localhost/a/b/c/g'],
-      ['http://localhost/a/b/c', 'd//e', 'http://localhost/a/b/d//e'],
-    ] as const) expect(str(URL.fromString(start).click(click)), `${start} + ${click}`).to.equal(result);
-  });
-
-  it('test_add, test_add_noquery: fields are appended in order, repeated names kept', () => {
-    const u = URL.fromString(theurl);
-    expect(str(u.add('burp'))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23&zut&burp');
-    expect(str(u.add('burp', 'xxx'))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23&zut&burp=xxx');
-    expect(str(u.add('burp', 'xxx').add('zing'))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23&zut&burp=xxx&zing');
-    expect(str(u.add('zing').add('burp', 'xxx'))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23&zut&zing&burp=xxx');
-    expect(str(u.add('burp', 'xxx').add('zot', 32))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23&zut&burp=xxx&zot=32');
-    expect(str(URL.fromString('http://www.foo.com:80/a/nice/path/').add('foo', 'bar'))).to.equal('http://www.foo.com:80/a/nice/path/?foo=bar');
-    expect(str(new URL({ netloc: 'www.foo.com' }).add('foo', 'bar'))).to.equal('http://www.foo.com/?foo=bar');
-  });
-
-  it('test_replace: one field in place of every field of that name', () => {
-    const u = URL.fromString(theurl);
-    expect(str(u.replace('zot', 32))).to.equal('http://www.foo.com:80/a/nice/path/?zot=32&zut');
-    expect(str(u.replace('zot').replace('zut', 'itworked'))).to.equal('http://www.foo.com:80/a/nice/path/?zot&zut=itworked');
-    expect(str(u.add('zot', 'xxx').replace('zot', 32))).to.equal('http://www.foo.com:80/a/nice/path/?zot=32&zut');
-  });
-
-  it('test_fragment and test_clear', () => {
-    const u = URL.fromString(theurl);
-    expect(str(u.anchor('hiboy'))).to.equal(theurl + '#hiboy');
-    expect(str(u.anchor())).to.equal(theurl);
-    expect(str(u.anchor(''))).to.equal(theurl);
-    expect(str(u.clear('zot'))).to.equal('http://www.foo.com:80/a/nice/path/?zut');
-    expect(str(u.clear('zut'))).to.equal('http://www.foo.com:80/a/nice/path/?zot=23');
-    expect(str(u.add('zot', 1971).clear('zot'))).to.equal('http://www.foo.com:80/a/nice/path/?zut');
-    expect(str(u.clear('zut').clear('zot'))).to.equal('http://www.foo.com:80/a/nice/path/');
-    expect(str(u.clear())).to.equal('http://www.foo.com:80/a/nice/path/');
-  });
-
-  it('test_secure: scheme and port switch together', () => {
-    const s = (from: string, ...args: [boolean?, number?]) => str(URL.fromString(from).secure(...args));
-    expect(s('http://localhost/')).to.equal('https://localhost/');
-    expect(s('https://localhost/', false)).to.equal('http://localhost/');
-    expect(s('http://localhost/foo?bar=1')).to.equal('https://localhost/foo?bar=1');
-    expect(s('http://localhost/', true, 443)).to.equal('https://localhost/');
-    expect(s('http://localhost:8080/', true, 8443)).to.equal('https://localhost:8443/');
-    expect(s('https://localhost:8443/', false, 8080)).to.equal('http://localhost:8080/');
   });
 
   it('test_parseEqualInParamValue: query lists each field as written; the URL keeps `=` in values (RFC 3986 choice)', () => {
