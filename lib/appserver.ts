@@ -11,7 +11,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
 import { BadRequest, BaseRequest } from './request.js';
-import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
+import { FourOhFour, ICanHandleException, cacheStatus, isResource, type ChildResult, type ExceptionHandler, type Resource } from './rend.js';
+import { asResource } from './resource.js';
+import { URL, URLOverlay } from './url.js';
 import { escapeText } from './flat/escape.js';
 
 /** The request of a real node:http exchange. */
@@ -213,6 +215,7 @@ export class NevowSite {
   #handle(request: BaseRequest): Promise<void> | undefined {
     const started = this.options.accessLog === undefined ? 0 : performance.now();
     let wait: Promise<void> | undefined;
+    let walk: Walk | undefined;
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
@@ -223,17 +226,20 @@ export class NevowSite {
       const ctx = new PageContext(new RequestContext(siteCtx, request), this.root)
         .remember([], ICurrentSegments)
         .remember(request.postpath, IRemainingSegments);
-      wait = this.#step({ request, ctx, resource: this.root, segments: request.postpath, steps: 0, result: undefined, rendering: false });
+      walk = { request, ctx, resource: this.root, segments: request.postpath, steps: 0, result: undefined, rendering: false };
+      wait = this.#step(walk);
     } catch (err) {
-      this.#fail(request, err);
+      wait = this.#fail(request, err, walk?.ctx);
     }
     if (wait === undefined) {
       this.#logAccess(request, started);
       return undefined;
     }
     return wait.then(() => this.#logAccess(request, started), (err) => {
-      this.#fail(request, err);
-      this.#logAccess(request, started);
+      // The context where it failed: a handler the page (or one above it) remembered applies.
+      const failed = this.#fail(request, err, walk?.ctx);
+      if (failed === undefined) return this.#logAccess(request, started);
+      return failed.then(() => this.#logAccess(request, started));
     });
   }
 
@@ -278,9 +284,11 @@ export class NevowSite {
           return this.#step(s);
         });
       }
-      if (isResource(result)) {
-        s.ctx = new PageContext(s.ctx, result);
-        s.result = result.renderHTTP(s.ctx);
+      // A resource, or a URL to redirect to (Nevow adapts both; a string is the body).
+      const next = isResource(result) ? result : result instanceof URL || result instanceof URLOverlay ? asResource(result)! : null;
+      if (next !== null) {
+        s.ctx = new PageContext(s.ctx, next);
+        s.result = next.renderHTTP(s.ctx);
         continue;
       }
       if (!request.finished) {
@@ -293,13 +301,18 @@ export class NevowSite {
   }
 
   /** One traversal step's answer: move to the child, or to the 404 page. */
-  #located(s: Walk, [child, rest]: ChildResult): void {
+  #located(s: Walk, [found, rest]: ChildResult): void {
     const request = s.request;
-    if (child === null || child === undefined) {
+    if (found === null || found === undefined) {
       s.resource = new FourOhFour();
       s.ctx = new PageContext(s.ctx, s.resource);
       s.segments = [];
       return;
+    }
+    // A string child is a page, a URL a redirect (Nevow's IResource adapters).
+    const child = asResource(found);
+    if (child === null) {
+      throw new TypeError(`locateChild of ${s.resource.constructor.name} answered a ${describeValue(found)} for ${JSON.stringify(s.segments[0])}, not a resource, string or URL`);
     }
     const consumed = s.segments.length - rest.length;
     if (consumed < 0) throw new Error(`locateChild of ${s.resource.constructor.name} returned more segments than it was given`);
@@ -314,23 +327,71 @@ export class NevowSite {
     s.ctx = new PageContext(s.ctx, child).remember(request.prepath.slice(), ICurrentSegments).remember(rest, IRemainingSegments);
   }
 
-  /** The error funnel. */
-  #fail(request: BaseRequest, err: unknown): void {
+  /**
+   * The error funnel. `ctx` is where the failure happened: an
+   * `ICanHandleException` remembered there (or above) renders the error
+   * instead of the standard 500 page. Answers a promise only when that
+   * handler answers one.
+   */
+  #fail(request: BaseRequest, err: unknown, ctx?: WovenContext): Promise<void> | undefined {
     // A bad request is the client's doing: answered, not logged.
     const client = err instanceof BadRequest;
     if (!client) this.log(err, `rendering ${request.method} ${request.uri}`);
+    const handler = client || ctx === undefined ? undefined : ctx.lookup(ICanHandleException, undefined);
     if (request.startedWriting || request.finished) {
+      if (handler?.renderInlineException !== undefined && !request.finished) {
+        try {
+          const inline = handler.renderInlineException(ctx!, err);
+          if (typeof inline === 'string' || inline instanceof Uint8Array) request.write(inline);
+        } catch (e) {
+          this.log(e, 'the ICanHandleException handler failed to render an inline error');
+        }
+      }
       // Part of the page is out: end the connection so the client sees a truncated response.
       request.abort();
-      return;
+      return undefined;
     }
     clearHeaders(request);
+    if (handler !== undefined) return this.#handled(request, err, ctx!, handler);
     if (client) {
       request.setResponseCode(err.code);
       request.setHeader('content-type', 'text/plain; charset=utf-8');
       request.respond(err.message);
       return;
     }
+    this.#standard500(request, err);
+    return undefined;
+  }
+
+  /** The application's error page; the standard one when the handler fails too (both errors logged). */
+  #handled(request: BaseRequest, err: unknown, ctx: WovenContext, handler: ExceptionHandler): Promise<void> | undefined {
+    request.setResponseCode(500);
+    request.setHeader('content-type', 'text/html; charset=utf-8');
+    const failed = (e: unknown) => {
+      this.log(e, 'the ICanHandleException handler failed; serving the standard 500 page');
+      if (request.startedWriting || request.finished) return request.abort();
+      clearHeaders(request);
+      this.#standard500(request, err);
+    };
+    const done = (page: unknown) => {
+      if (request.finished) return;
+      if (typeof page === 'string' || page instanceof Uint8Array) request.respond(page);
+      else if (page === null || page === undefined) request.finish();
+      else failed(new TypeError(`renderHTTP_exception answered a ${describeValue(page)}, not a string or Buffer`));
+    };
+    let page: unknown;
+    try {
+      page = handler.renderHTTP_exception(ctx, err);
+    } catch (e) {
+      failed(e);
+      return undefined;
+    }
+    if (page instanceof Promise) return page.then(done, failed);
+    done(page);
+    return undefined;
+  }
+
+  #standard500(request: BaseRequest, err: unknown): void {
     request.setResponseCode(500);
     request.setHeader('content-type', 'text/html; charset=utf-8');
     const detail = this.options.debug ? `<pre>${escapeText(describeError(err))}</pre>` : '';
@@ -423,6 +484,13 @@ interface Walk {
   steps: number;
   result: unknown;
   rendering: boolean;
+}
+
+/** What a value is, for an error message: a class name or a type. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
 }
 
 function clearHeaders(request: BaseRequest): void {

@@ -159,11 +159,17 @@ export class WovenContext {
   }
 }
 
-/** The context of a page being rendered; remembers the page as IResource. */
+/**
+ * The context of a page being rendered; remembers the page as IResource,
+ * and what the page was asked to remember (`page.remember(obj, key)`, kept
+ * in its `toremember`, as in Nevow), so that it is visible below.
+ */
 export class PageContext extends WovenContext {
   constructor(parent: WovenContext | null, readonly resource: unknown) {
     super(parent);
     this.remember(resource, IResource);
+    const toremember = (resource as { toremember?: unknown } | null)?.toremember;
+    if (Array.isArray(toremember)) for (const [obj, key] of toremember) this.remember(obj, key);
   }
 }
 

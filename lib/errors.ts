@@ -7,8 +7,22 @@ import { describeTag, type Tag } from './stan.js';
 /** A `render` directive names no `render_<name>` on the fragment. */
 export class MissingRenderMethod extends Error {
   override name = 'MissingRenderMethod';
-  constructor(readonly renderName: string, readonly className: string) {
-    super(`no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}`);
+  /**
+   * `element`, when given, is the object that has no such renderer (an
+   * `Element`, whose renderers are its registered methods, not `render_*`).
+   */
+  constructor(readonly renderName: string, readonly className: string, readonly element?: object) {
+    super(element === undefined
+      ? `no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}`
+      : `no renderer '${renderName}' on ${className} (a method registered with @renderer)`);
+  }
+}
+
+/** A Fragment, Page or Element was rendered without a `docFactory`. */
+export class MissingDocumentFactory extends Error {
+  override name = 'MissingDocumentFactory';
+  constructor(readonly element: object) {
+    super(`${element.constructor?.name ?? 'object'} has no docFactory`);
   }
 }
 

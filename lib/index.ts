@@ -3,7 +3,7 @@
  * on its own entry, nevow-ts/redis (lib/redis.ts), so that this one never loads ioredis.
  */
 export {
-  Tag, T, slot, directive, xml, comment, cdata, entities, html, RENDER,
+  Tag, T, slot, directive, xml, comment, cdata, entities, getEntity, html, RENDER,
   Slot, Directive, Xml, Comment, CData, Entity, Compiled,
   NodeNotFound, TooManyNodes, VOID_ELEMENTS,
 } from './stan.js';
@@ -15,15 +15,18 @@ export {
 } from './context.js';
 export type { Interface } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
-export { FlattenerError, MissingRenderMethod, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
+export { FlattenerError, MissingRenderMethod, MissingDocumentFactory, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
+export { Element, renderer } from './page.js';
+export type { ElementRenderMethod } from './page.js';
 export {
   loaders, BaseDocFactory, StanLoader, XmlStrLoader, HtmlStrLoader, XmlFileLoader, HtmlFileLoader,
   TemplateError, TemplateNotFound, NEVOW_NS, templateParsers, clearTemplateCache, parseXml, parseHtml,
 } from './loaders.js';
 export type { LoaderOptions, TemplateOptions, StringTemplateOptions, FileTemplateOptions, ParseOptions } from './loaders.js';
-export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, isResource } from './rend.js';
+export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, ICanHandleException, cacheStatus, isResource } from './rend.js';
+export { Data, URLRedirect, asResource } from './resource.js';
 export { findMethod } from './names.js';
-export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
+export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler, ExceptionHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
 export { NevowSite, NevowRequest } from './appserver.js';
@@ -32,5 +35,6 @@ export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
-export { URL, here, gethere } from './url.js';
+export { URL, URLOverlay, here, gethere } from './url.js';
+export type { URLInit, URLParts } from './url.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

@@ -19,13 +19,14 @@ import {
   IResource,
   ISite,
   iface,
+  type Interface,
   PageContext,
   RequestContext,
   WovenContext,
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
-import { MissingRenderMethod, RenderTimeout } from './errors.js';
+import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
 import { FakeRequest } from './testutil.js';
@@ -56,7 +57,7 @@ export function isResource(v: unknown): v is Resource {
 }
 
 /** Preprocessors declared as `static preprocessors` along the class chain, base first. */
-function classPreprocessors(obj: object): readonly Preprocessor[] {
+export function classPreprocessors(obj: object): readonly Preprocessor[] {
   let out: Preprocessor[] | null = null;
   for (let c = obj.constructor as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
     if (Object.prototype.hasOwnProperty.call(c, 'preprocessors') && c.preprocessors.length > 0) out = [...c.preprocessors, ...(out ?? [])];
@@ -72,9 +73,26 @@ export class Fragment {
   /** Tree rewrites applied before precompiling, accumulated along the class chain. */
   static preprocessors: readonly Preprocessor[] = [];
 
+  /**
+   * What `remember` was given (Nevow's `toremember`): every PageContext made
+   * around this object remembers it, so it is visible to everything rendered
+   * and traversed below. null until the first `remember`.
+   */
+  toremember: [unknown, Interface<any>][] | null = null;
+
   constructor(original?: unknown, docFactory?: DocFactory | null) {
     this.original = original;
     if (docFactory != null) this.docFactory = docFactory;
+  }
+
+  /**
+   * Remembers `obj` under `key` in every PageContext made around this object
+   * from now on (a page's `remember(handler, ICanHandleNotFound)` serves its
+   * 404 pages). Contexts that exist already are not changed.
+   */
+  remember<T>(obj: T, key: Interface<T>): this {
+    (this.toremember ??= []).push([obj, key]);
+    return this;
   }
 
   /**
@@ -104,7 +122,7 @@ export class Fragment {
 
   /** The loaded document (precompiled once by the docFactory). */
   loadDocument(ctx: WovenContext): unknown {
-    if (this.docFactory === null) throw new TypeError(`${this.constructor.name} has no docFactory`);
+    if (this.docFactory === null) throw new MissingDocumentFactory(this);
     return this.docFactory.load(ctx, classPreprocessors(this));
   }
 
@@ -243,8 +261,12 @@ export class Page extends Fragment implements Resource {
     if (named !== undefined && Object.prototype.hasOwnProperty.call(this.children, name)) return [named, rest];
     const w = findMember(this, 'child_', name);
     if (w !== undefined && w !== null) {
-      if (isResource(w)) return [w, rest];
-      if (typeof w === 'function') return this.#childResult(w.call(this, ctx), rest);
+      // A method that answers null leaves the name to childFactory, as in
+      // Nevow; any other value (a resource, a string, a URL) is the child,
+      // turned into a resource by the site.
+      if (typeof w !== 'function') return [w as Resource, rest];
+      const r = w.call(this, ctx);
+      if (r !== null && r !== undefined) return this.#childResult(r, rest);
     }
     return this.#childResult(this.childFactory(ctx, name), rest);
   }
@@ -624,9 +646,7 @@ export class Page extends Fragment implements Resource {
   }
 
   #log(ctx: WovenContext, err: unknown, what: string): void {
-    const site = ctx.lookup(ISite, undefined) as { log?: (e: unknown, what?: string) => void } | undefined;
-    if (site?.log) site.log(err, what);
-    else console.error(`nevow-ts: ${what}:`, err);
+    logError(ctx, err, what);
   }
 
   /** Removes a URL's stored render (or every key the predicate accepts) from this page's store. */
@@ -686,9 +706,41 @@ export class FourOhFour implements Resource {
     request.setHeader('content-type', 'text/html; charset=utf-8');
     const handler = ctx.lookup(ICanHandleNotFound, undefined);
     if (handler === undefined) return FourOhFour.notFound;
-    return handler.renderHTTP_notFound(new PageContext(ctx, handler));
+    // A handler that fails is logged and the standard page served instead:
+    // a broken 404 page must not turn every unknown URL into a 500.
+    const fallBack = (err: unknown) => {
+      logError(ctx, err, 'the ICanHandleNotFound handler failed; serving the standard 404 page');
+      return FourOhFour.notFound;
+    };
+    try {
+      const page = handler.renderHTTP_notFound(new PageContext(ctx, handler));
+      return isThenable(page) ? Promise.resolve(page).then(undefined, fallBack) : page;
+    } catch (err) {
+      return fallBack(err);
+    }
   }
 }
 
 /** Remember an object with `renderHTTP_notFound(ctx)` under this to replace the 404 page. */
 export const ICanHandleNotFound = iface<NotFoundHandler>('ICanHandleNotFound');
+
+/**
+ * An application-remembered error page (Nevow's ICanHandleException):
+ * `renderHTTP_exception` answers the request when rendering failed before
+ * any byte was sent; `renderInlineException`, when present, gives what is
+ * written into a page that was already streaming when it failed.
+ */
+export interface ExceptionHandler {
+  renderHTTP_exception(ctx: WovenContext, error: unknown): unknown;
+  renderInlineException?(ctx: WovenContext, error: unknown): unknown;
+}
+
+/** Remember an `ExceptionHandler` under this (on the site or with `page.remember`) to replace the 500 page. */
+export const ICanHandleException = iface<ExceptionHandler>('ICanHandleException');
+
+/** Logs through the site serving `ctx` (once per error), or to the console outside a site. */
+export function logError(ctx: WovenContext, err: unknown, what: string): void {
+  const site = ctx.lookup(ISite, undefined) as { log?: (e: unknown, what?: string) => void } | undefined;
+  if (site?.log) site.log(err, what);
+  else console.error(`nevow-ts: ${what}:`, err);
+}

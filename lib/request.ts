@@ -7,6 +7,7 @@
  * when the first byte goes out; the render cache reads them back to decide
  * what it may store and replay.
  */
+import { decodeStrict } from './percent.js';
 
 /** A request target that cannot be decoded; the site answers 400. */
 export class BadRequest extends Error {
@@ -16,11 +17,10 @@ export class BadRequest extends Error {
   }
 }
 
-/** Percent-decodes one part of the request target; 400 when it cannot be decoded. */
-function decode(part: string, where: string): string {
-  if (part.indexOf('%') === -1) return part;
+/** Percent-decodes one part of the request target (lib/percent.ts); 400 when it cannot be decoded. */
+function decode(part: string, where: string, plus = false): string {
   try {
-    return decodeURIComponent(part);
+    return decodeStrict(part, plus);
   } catch {
     throw new BadRequest(`malformed percent-encoding in ${where} ${JSON.stringify(part.slice(0, 100))}`);
   }
@@ -35,7 +35,7 @@ export function pathSegments(path: string): string[] {
 }
 
 function decodeQueryPart(s: string): string {
-  return decode(s.indexOf('+') === -1 ? s : s.replace(/\+/g, ' '), 'query');
+  return decode(s, 'query', true);
 }
 
 /** Parses `a=1&b=2&a=3` into `{ a: ['1', '3'], b: ['2'] }`. */

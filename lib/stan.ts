@@ -11,6 +11,7 @@
  */
 import * as htmModule from 'htm';
 import type { WovenContext } from './context.js';
+import { Entity } from './entities.js';
 
 /** What a renderer, data method or loader may hand to the flattener. */
 export type Renderable =
@@ -295,35 +296,8 @@ export function cdata(text: string): CData {
   return new CData(String(text));
 }
 
-/** A character entity; renders as `&#num;` (or `&name;` for the XML five). */
-export class Entity {
-  constructor(
-    readonly name: string,
-    readonly num: number,
-  ) {}
-}
-
-/** Named character references of HTML that templates commonly use. */
-export const ENTITY_CODES: Readonly<Record<string, number>> = Object.freeze({
-  quot: 34, amp: 38, apos: 39, lt: 60, gt: 62, nbsp: 160, iexcl: 161, cent: 162,
-  pound: 163, curren: 164, yen: 165, brvbar: 166, sect: 167, uml: 168, copy: 169,
-  ordf: 170, laquo: 171, not: 172, shy: 173, reg: 174, macr: 175, deg: 176,
-  plusmn: 177, sup2: 178, sup3: 179, acute: 180, micro: 181, para: 182,
-  middot: 183, cedil: 184, sup1: 185, ordm: 186, raquo: 187, frac14: 188,
-  frac12: 189, frac34: 190, iquest: 191, times: 215, divide: 247, eacute: 233,
-  egrave: 232, agrave: 224, aacute: 225, ouml: 246, uuml: 252, auml: 228,
-  szlig: 223, ccedil: 231, ntilde: 241, ndash: 8211, mdash: 8212, lsquo: 8216,
-  rsquo: 8217, sbquo: 8218, ldquo: 8220, rdquo: 8221, bdquo: 8222, dagger: 8224,
-  Dagger: 8225, bull: 8226, hellip: 8230, permil: 8240, prime: 8242, lsaquo: 8249,
-  rsaquo: 8250, euro: 8364, trade: 8482, larr: 8592, uarr: 8593, rarr: 8594,
-  darr: 8595, harr: 8596, hearts: 9829, check: 10003, zwnj: 8204, zwj: 8205,
-  ensp: 8194, emsp: 8195, thinsp: 8201,
-});
-
-/** `entities.nbsp` and so on, for every name in ENTITY_CODES. */
-export const entities: Readonly<Record<string, Entity>> = Object.freeze(
-  Object.fromEntries(Object.entries(ENTITY_CODES).map(([n, c]) => [n, new Entity(n, c)])),
-);
+// Entities live in lib/entities.ts (nevow/entities.py); re-exported here under their old names.
+export { Entity, ENTITY_CODES, entities, getEntity } from './entities.js';
 
 /**
  * Precompiled markup: strings in `parts` are finished markup (already

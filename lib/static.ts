@@ -73,19 +73,44 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
+/** An in-memory page, served with a type (Nevow's `static.Data`). */
+export { Data } from './resource.js';
+
 /** A file or a directory tree served over HTTP. */
 export class File implements Resource {
   /** The absolute path this resource serves. */
   readonly path: string;
-  /** The Content-Type of files whose extension is not in the table. */
+  /** The Content-Type of files whose extension is not in the table, and of files without one. */
   readonly defaultType: string;
+  /**
+   * Extensions a request may leave out (Nevow's `ignoredExts`): with
+   * `['.html']`, `/about` serves `about.html` when there is no `about`.
+   * `'*'` allows any extension (the first matching name in sorted order).
+   */
+  readonly ignoredExts: string[];
+  /** What a directory asked for with a trailing slash serves, the first that exists (Nevow's `indexNames`). */
+  indexNames: string[] = ['index', 'index.html', 'index.htm'];
   /** The directory (or file) this resource and its children must stay inside. */
   #root: string;
 
-  constructor(path: string, defaultType = 'application/octet-stream') {
+  constructor(path: string, defaultType = 'application/octet-stream', ignoredExts: readonly string[] = []) {
     this.path = nodePath.resolve(path);
     this.defaultType = defaultType;
+    this.ignoredExts = ignoredExts.map((e) => (e === '*' || e.startsWith('.') ? e : '.' + e));
     this.#root = this.path;
+  }
+
+  /** Lets requests leave out `ext` (Nevow's `ignoreExt`). */
+  ignoreExt(ext: string): void {
+    this.ignoredExts.push(ext === '*' || ext.startsWith('.') ? ext : '.' + ext);
+  }
+
+  /** A File for a path below this one, with the same settings and root (Nevow's `createSimilarFile`). */
+  #similar(path: string): File {
+    const f = new File(path, this.defaultType, this.ignoredExts);
+    f.indexNames = this.indexNames.slice();
+    f.#root = this.#root;
+    return f;
   }
 
   /** The Content-Type for a file name. */
@@ -109,9 +134,7 @@ export class File implements Resource {
       parts.push(s);
     }
     if (parts.length === 0) return [this, []];
-    const child = new File(nodePath.join(this.path, ...parts), this.defaultType);
-    child.#root = this.#root;
-    return [child, []];
+    return [this.#similar(nodePath.join(this.path, ...parts)), []];
   }
 
   /** Serves the file, the directory's index.html, or the directory's listing. */
@@ -123,7 +146,12 @@ export class File implements Resource {
       request.setHeader('content-type', 'text/plain; charset=utf-8');
       return 'Method Not Allowed\n';
     }
-    const real = await this.#realInside(this.path);
+    let path = this.path;
+    let real = await this.#realInside(path);
+    if (real === null && this.ignoredExts.length > 0) {
+      path = (await this.#withIgnoredExt()) ?? path;
+      real = path === this.path ? null : await this.#realInside(path);
+    }
     if (real === null) return new FourOhFour();
     // Asked for as a directory: the path ended in '/' (the root, or a last segment '').
     const prepath = request.prepath;
@@ -133,15 +161,42 @@ export class File implements Resource {
       if (!slashed) {
         // Relative, so that it also holds when the site is mounted under a prefix.
         const last = prepath[prepath.length - 1]!;
-        request.redirect(encodeURIComponent(last) + '/' + (request.query ? '?' + request.query : ''), 301);
+        request.redirect(encodeURIComponent(last) + '/' + (request.query ? '?' + request.query : ''), 302);
         return '';
       }
-      const index = await this.#realInside(nodePath.join(real, 'index.html'));
-      if (index === null) return this.#listing(request, real);
-      return this.#sendFile(request, index, 'index.html');
+      for (const name of this.indexNames) {
+        if (!safeSegment(name)) continue;
+        const index = await this.#realInside(nodePath.join(real, name));
+        if (index !== null && (await fsp.stat(index)).isFile()) return this.#sendFile(request, index, name);
+      }
+      return this.#listing(request, real);
     }
     if (!stat.isFile() || (slashed && prepath.length > 0)) return new FourOhFour();
-    return this.#sendFile(request, real, real);
+    // The type comes from the name asked for (or found with an ignored extension), not a symlink's target.
+    return this.#sendFile(request, real, path);
+  }
+
+  /** The first sibling `<name><ext>` for an ignored extension that exists, or null. */
+  async #withIgnoredExt(): Promise<string | null> {
+    const dir = nodePath.dirname(this.path);
+    const base = nodePath.basename(this.path);
+    let entries: string[] | null = null;
+    for (const ext of this.ignoredExts) {
+      if (ext !== '*') {
+        const candidate = nodePath.join(dir, base + ext);
+        if (safeSegment(base + ext) && (await this.#realInside(candidate)) !== null) return candidate;
+        continue;
+      }
+      try {
+        entries ??= (await fsp.readdir(dir)).sort();
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+      const found = entries.find((e) => e.startsWith(base + '.'));
+      if (found !== undefined) return nodePath.join(dir, found);
+    }
+    return null;
   }
 
   /** The real path of `p` when it exists inside the root (symlinks resolved), else null. */

@@ -23,6 +23,7 @@
  */
 import { IRequest, type WovenContext } from './context.js';
 import { RENDER, type SelfRendering } from './stan.js';
+import { decodeLenient, isHex, isPair } from './percent.js';
 
 /** What `URL.fromRequest` needs of a request (NevowRequest, FakeRequest…). */
 export interface URLRequest {
@@ -75,17 +76,6 @@ const LOOKS_LIKE_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const URI_PARTS = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/s;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-}
-
-/** A surrogate pair starts at `i`. */
-function isPair(s: string, i: number): boolean {
-  const hi = s.charCodeAt(i);
-  const lo = s.charCodeAt(i + 1);
-  return hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff;
-}
-
 /** encodeURIComponent, which throws on lone surrogates; they become U+FFFD. */
 function encodeText(s: string): string {
   return encodeURIComponent(s.replace(LONE_SURROGATE, '\uFFFD'));
@@ -124,30 +114,8 @@ function normalize(s: string, ok: Uint8Array): string {
   return last === 0 ? s : out + s.slice(last);
 }
 
-const UTF8 = new TextEncoder();
-// ignoreBOM keeps a leading U+FEFF that was really in the text.
-const FROM_UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
-
-/** Decodes escapes as UTF-8 (invalid bytes give U+FFFD); `plus` reads `+` as a space. */
-function decode(s: string, plus = false): string {
-  if (plus && s.includes('+')) s = s.replace(/\+/g, ' ');
-  if (!s.includes('%')) return s;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 37 && isHex(s.charCodeAt(i + 1)) && isHex(s.charCodeAt(i + 2))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c < 128) {
-      bytes.push(c);
-    } else {
-      const n = isPair(s, i) ? 2 : 1;
-      for (const b of UTF8.encode(s.slice(i, i + n))) bytes.push(b);
-      i += n - 1;
-    }
-  }
-  return FROM_UTF8.decode(Uint8Array.from(bytes));
-}
+/** Decodes escapes for the accessors; see lib/percent.ts (never throws). */
+const decode = decodeLenient;
 
 // --- the parts of a URL -----------------------------------------------------
 
@@ -252,6 +220,12 @@ function withoutPort(netloc: string): string {
   return end > 0 ? netloc.slice(0, at + end) : netloc;
 }
 
+/**
+ * A URL's parts, encoded, as `cloneURL` receives them: opaque outside this
+ * module; pass them on to the `URL` constructor unchanged.
+ */
+export type URLParts = { readonly brand: typeof PARTS };
+
 /** `new Class(parts)`: the constructor takes parts, though only this module may say so. */
 function build(Class: unknown, p: Parts): URL {
   return new (Class as new (init: Parts) => URL)(p);
@@ -273,7 +247,7 @@ export class URL implements SelfRendering {
   readonly #p: Parts;
   #string: string | undefined;
 
-  constructor(init?: URLInit);
+  constructor(init?: URLInit | URLParts);
   constructor(init: URLInit | Parts = {}) {
     if ((init as Parts).brand === PARTS) {
       this.#p = init as Parts;
@@ -314,9 +288,24 @@ export class URL implements SelfRendering {
     return this.fromRequest(ctx.locate(IRequest) as URLRequest);
   }
 
-  /** A new URL of this class with some parts changed. */
+  /** A new URL with some parts changed; every derived URL is made by `cloneURL`. */
   #with(changes: Partial<Omit<Parts, 'brand'>>): this {
-    return build(this.constructor, makeParts({ ...this.#p, ...changes })) as this;
+    return this.cloneURL(makeParts({ ...this.#p, ...changes }));
+  }
+
+  /**
+   * Makes the URL every method (`child`, `click`, `add`…) returns, from its
+   * parts (Nevow's `cloneURL`). The default calls this object's constructor
+   * with the parts; a subclass whose constructor takes other arguments
+   * overrides it to pass them along (`new MyURL(this.extra, parts)`).
+   */
+  cloneURL(parts: URLParts): this {
+    return build(this.constructor, parts as Parts) as this;
+  }
+
+  /** This URL's parts, for `cloneURL` (`u.cloneURL(u.parts)` equals `u`). */
+  get parts(): URLParts {
+    return this.#p;
   }
 
   #withPath(segments: string[]): this {
@@ -352,6 +341,14 @@ export class URL implements SelfRendering {
     return unquote ? this.#p.segments.map((s) => decode(s)) : this.#p.segments.slice();
   }
 
+  /**
+   * The query fields as written, `name=value` or a bare `name`, encoded
+   * (Nevow's `url.query`): `?a=1&b` gives `['a=1', 'b']`.
+   */
+  get query(): string[] {
+    return this.#p.query.map(([k, v]) => (v === null ? k : `${k}=${v}`));
+  }
+
   /** The query as `[name, value]` pairs in order, decoded (`+` is a space); a bare name has value `null`. */
   queryList(unquote = true): [string, string | null][] {
     return this.#p.query.map(([k, v]) => (unquote ? [decode(k, true), v === null ? null : decode(v, true)] : [k, v]));
@@ -383,7 +380,7 @@ export class URL implements SelfRendering {
    * The parent directory, like `..` (Nevow's `parentdir`): `/a/b/` → `/a/`,
    * `/a/b` → `/`; the root is its own parent. The query is kept.
    */
-  parent(): this {
+  parentdir(): this {
     const l = this.#p.segments.slice();
     const isRoot = (x: string[]) => x.length === 0 || (x.length === 1 && x[0] === '');
     if (!isRoot(l) && l[l.length - 1] === '') {
@@ -395,6 +392,11 @@ export class URL implements SelfRendering {
       else l[l.length - 1] = '';
     }
     return this.#withPath(l);
+  }
+
+  /** `parentdir` (Nevow kept `parent` as a deprecated name for it). */
+  parent(): this {
+    return this.parentdir();
   }
 
   /** The current directory, like `.`: `/a/b` → `/a/`, `/a/b/` unchanged. */
@@ -416,7 +418,10 @@ export class URL implements SelfRendering {
    * Where a browser goes when a link `href` on this page is followed: the
    * reference resolution of RFC 3986 section 5.2 (strict: `http:g` stays
    * `http:g`). As the RFC says, the fragment of this URL is never kept, so
-   * `click('')` is this URL without its fragment.
+   * `click('')` is this URL without its fragment. An absolute http(s) href
+   * with a host and no path gets the path `/` (scheme-based normalization,
+   * RFC 3986 section 6.2.3, as a browser does): `click('http://host')` is
+   * `http://host/`, as in Nevow.
    */
   click(href: string): this {
     const r = split(clean(href));
@@ -442,8 +447,9 @@ export class URL implements SelfRendering {
       const base = b.authority !== null && b.segments.length === 0 ? '/' : pathString(b);
       path = removeDotSegments(base.slice(0, base.lastIndexOf('/') + 1) + r.path);
     }
-    const p = partsFrom(scheme, authority, path, query, r.fragment);
-    return this.#with(p);
+    // Only for an absolute href: RFC 3986's own examples (5.4.1) resolve `//g` to `http://g`.
+    if (r.scheme !== undefined && path === '' && authority != null && authority !== '' && (scheme === 'http' || scheme === 'https')) path = '/';
+    return this.cloneURL(partsFrom(scheme, authority, path, query, r.fragment));
   }
 
   // --- query ------------------------------------------------------------------
@@ -589,6 +595,7 @@ export class URLOverlay implements SelfRendering {
   child(...segments: Segment[]): URLOverlay { return this.#then((u) => u.child(...segments)); }
   sibling(segment: Segment): URLOverlay { return this.#then((u) => u.sibling(segment)); }
   parent(): URLOverlay { return this.#then((u) => u.parent()); }
+  parentdir(): URLOverlay { return this.#then((u) => u.parentdir()); }
   curdir(): URLOverlay { return this.#then((u) => u.curdir()); }
   up(): URLOverlay { return this.#then((u) => u.up()); }
   click(href: string): URLOverlay { return this.#then((u) => u.click(href)); }

@@ -103,8 +103,9 @@ describe('properties', function () {
         fc.assert(fc.property(webUrl, webUrl, webUrl, (base1, base2, href) => {
           const a = URL.fromString(base1).click(href).toString();
           expect(URL.fromString(base2).click(href).toString()).to.equal(a);
-          // RFC 3986 §5.2.2: only the dot segments of the href are resolved.
-          if (!hasDotSegments(href)) expect(a).to.equal(URL.fromString(href).toString());
+          // RFC 3986 §5.2.2: only the dot segments of the href are resolved; and (§6.2.3, as
+          // Nevow) an http(s) href with a host and no path gets the path `/`.
+          if (!hasDotSegments(href)) expect(a).to.equal(URL.fromString(href).toString().replace(/^(https?:\/\/[^/?#]+)(?=[?#]|$)/, '$1/'));
           expect(hasDotSegments(a)).to.equal(false);
         }), params(2000, 6));
       });

@@ -232,13 +232,13 @@ describe('File', () => {
       expect(body).to.contain('Directory listing for /static/');
     });
 
-    it('redirects a directory asked for without its trailing slash', async () => {
+    it('redirects (302, as Nevow) a directory asked for without its trailing slash', async () => {
       await serve(new File(root));
       const res = await raw(port, '/static/sub?x=1');
-      expect(res.status).to.equal(301);
+      expect(res.status).to.equal(302);
       expect(res.headers.location).to.equal('sub/?x=1');
       const top = await raw(port, '/static');
-      expect(top.status).to.equal(301);
+      expect(top.status).to.equal(302);
       expect(top.headers.location).to.equal('static/');
       const followed = await fetch(`http://127.0.0.1:${port}/static/sub`);
       expect(followed.url).to.equal(`http://127.0.0.1:${port}/static/sub/`);
