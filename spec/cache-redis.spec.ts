@@ -76,6 +76,15 @@ class RedisServer {
   }
 }
 
+/**
+ * The Redis name of a store's entry or lock: `<prefix><kind>:{<tag>}<key>`,
+ * the tag (a hash of the key, for Cluster slots) found by pattern.
+ */
+async function redisKey(r: Redis, prefix: string, kind: 'e' | 'lock', key: string): Promise<string | undefined> {
+  const found = await r.keys(`${prefix}${kind}:{????????}${key.replace(/[*?[\]\\]/g, '\\$&')}`);
+  return found[0];
+}
+
 interface Stats { renders: number; warnings: string[]; errors: string[] }
 
 /** A worker process serving the slow cached Page (spec/fixtures/redis-worker.ts). */
@@ -217,12 +226,12 @@ describe('RedisCacheStore', function () {
       await s.ready();
       await s.set('short', entry('s', 1_000, 2_000));
       await s.set('forever', entry('f', Infinity));
-      const pttl = await raw.pttl(`${p}e:short`);
+      const pttl = await raw.pttl((await redisKey(raw, p, 'e', 'short'))!);
       expect(pttl).to.be.within(2_500, 3_000);
-      expect(await raw.pttl(`${p}e:forever`)).to.equal(-1);
+      expect(await raw.pttl((await redisKey(raw, p, 'e', 'forever'))!)).to.equal(-1);
       expect((await s.get('forever'))!.expires).to.equal(Infinity);
       await s.set('dead', entry('d', -10));
-      expect(await raw.exists(`${p}e:dead`)).to.equal(0);
+      expect(await redisKey(raw, p, 'e', 'dead')).to.equal(undefined);
     });
 
     it('keeps stores with different prefixes apart; clear() removes only its own entries', async () => {
@@ -273,7 +282,7 @@ describe('RedisCacheStore', function () {
       const token = await a.acquire('k', 5_000);
       expect(token).to.be.a('string');
       expect(await b.acquire('k', 5_000)).to.equal(null);
-      expect(await raw.pttl(`${p}lock:k`)).to.be.within(4_000, 5_000);
+      expect(await raw.pttl((await redisKey(raw, p, 'lock', 'k'))!)).to.be.within(4_000, 5_000);
       await b.release('k', 'not-the-token');
       expect(await b.acquire('k', 5_000)).to.equal(null);
       await a.release('k', token!);
@@ -464,8 +473,7 @@ describe('RedisCacheStore', function () {
       const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '200', WAIT_TIMEOUT: '2' });
       a.setRenderMs(60_000);
       const doomed = get(a, '/locked').catch(() => null);
-      const lockKey = `${a.prefix}lock:http://${HOST}/locked`;
-      await until('worker A to take the lock', async () => (await raw.exists(lockKey)) === 1, 10_000, 10);
+      await until('worker A to take the lock', () => redisKey(raw, a.prefix, 'lock', `http://${HOST}/locked`), 10_000, 10);
       const locked = performance.now();
       // B's requests come in while A holds the lock, late enough that the
       // lock lapses before B's own requests stop waiting for each other
