@@ -76,12 +76,15 @@ const F = { body: 'b', headers: 'h', etag: 't', created: 'c', expires: 'x', stal
 /** Reserved for tokens of locks that were never taken because Redis was unreachable. */
 const LOCAL = 'local:';
 
-// Writes an entry in one step: replaces the hash and sets its TTL (0 = none).
-// Answers 1 when the key is new, for `size`.
+// Writes an entry in one step: replaces the hash (every field is written,
+// so none of an older entry remains) and sets its TTL (0 = none). Answers 1
+// when the key is new, for \`size\`. The HSET comes first on purpose: Redis
+// refuses a script's writes when out of memory only until its first write
+// succeeds, and a DEL first would let the HSET past \`maxmemory\`.
 const SET_ENTRY = `
-local existed = redis.call('DEL', KEYS[1])
+local existed = redis.call('EXISTS', KEYS[1])
 redis.call('HSET', KEYS[1], '${F.body}', ARGV[1], '${F.headers}', ARGV[2], '${F.etag}', ARGV[3], '${F.created}', ARGV[4], '${F.expires}', ARGV[5], '${F.staleUntil}', ARGV[6])
-if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) end
+if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) else redis.call('PERSIST', KEYS[1]) end
 return 1 - existed`;
 
 // Takes the lock unless a fresh entry is already stored: a process that

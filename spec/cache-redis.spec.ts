@@ -85,7 +85,7 @@ async function redisKey(r: Redis, prefix: string, kind: 'e' | 'lock', key: strin
   return found[0];
 }
 
-interface Stats { renders: number; warnings: string[]; errors: string[] }
+interface Stats { renders: number; warnings: string[]; errors: string[]; localSize: number }
 
 /** A worker process serving the slow cached Page (spec/fixtures/redis-worker.ts). */
 class Worker {
@@ -104,6 +104,14 @@ class Worker {
     return new Promise((resolve) => {
       this.proc.once('message', (m: Stats) => resolve(m));
       this.proc.send({ cmd: 'stats' });
+    });
+  }
+
+  /** Deletes one key (or clears the prefix) through this worker's store; resolves once Redis has done it. */
+  invalidate(what: { key: string } | { clear: true }): Promise<void> {
+    return new Promise((resolve) => {
+      this.proc.once('message', () => resolve());
+      this.proc.send({ cmd: 'invalidate', ...what });
     });
   }
 
@@ -165,6 +173,13 @@ describe('RedisCacheStore', function () {
     stores.push(s);
     return s;
   };
+
+  async function twoWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
+    const common = { REDIS_URL: server.url, CACHE_PREFIX: prefix(), ...env };
+    const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
+    workers.push(...ws);
+    return ws as [Worker, Worker];
+  }
 
   before(async function () {
     if (!HAVE_REDIS) {
@@ -391,13 +406,186 @@ describe('RedisCacheStore', function () {
     });
   });
 
+  describe('faults', () => {
+    it('lets 200 waiters go when Redis is lost, and leaves no channel subscribed after it comes back', async () => {
+      const p = prefix();
+      const holder = newStore({ prefix: p });
+      const waiter = newStore({ prefix: p, lockPollInterval: 200, probeInterval: 100 });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+      for (const k of keys) expect(await holder.acquire(k, 60_000)).to.be.a('string');
+      const waits = keys.map((k) => waiter.waitFor(k, 60_000));
+      const channels = async () => (await raw.pubsub('CHANNELS', `${p}done:*`) as string[]).length;
+      await until('200 subscriptions', async () => (await channels()) === 200);
+
+      await server.stop('SIGKILL');
+      expect(await Promise.all(waits), 'every waiter renders for itself').to.deep.equal(keys.map(() => undefined));
+      await server.start(); // same port, empty
+      await raw.ping().catch(() => {});
+      await until('the raw client to reconnect', async () => raw.status === 'ready');
+      await waiter.ready();
+      expect(await channels(), 'no subscription survives the outage').to.equal(0);
+
+      // And waiting works again: one subscription while waiting, none after.
+      const token = (await holder.acquire('again', 60_000))!;
+      const waiting = waiter.waitFor('again', 5_000);
+      await until('the new subscription', async () => (await channels()) === 1);
+      await holder.set('again', entry('again', 60_000));
+      await holder.release('again', token);
+      expect((await waiting)!.body.toString()).to.equal('again');
+      await until('the unsubscription', async () => (await channels()) === 0);
+    });
+
+    it('keeps reading while Redis refuses writes (OOM), warning once for the whole outage', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: '300' });
+      expect((await get(a, '/kept')).xcache).to.equal('MISS');
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', '1');
+      try {
+        for (let round = 0; round < 5; round++) {
+          const [kept, answers] = await Promise.all([
+            Promise.all([get(a, '/kept'), get(b, '/kept')]),
+            Promise.all([a, b].flatMap((w) => Array.from({ length: 20 }, (_, i) => get(w, `/oom?${round}-${i}`)))),
+          ]);
+          for (const r of [...kept, ...answers]) expect(r.status).to.equal(200);
+          expect(kept.map((r) => r.xcache), 'stored entries are still read').to.deep.equal(['HIT', 'HIT']);
+        }
+        for (const w of [a, b]) {
+          const s = await w.stats();
+          expect(s.warnings, 'one line per outage, not one per refused write').to.have.length(1);
+          expect(s.warnings[0]).to.match(/refuses writes/);
+          expect(s.errors).to.deep.equal([]);
+        }
+        expect(await raw.keys(`${a.prefix}e:*oom*`), 'nothing was written past maxmemory').to.deep.equal([]);
+      } finally {
+        await raw.config('SET', 'maxmemory', '0');
+      }
+      expect((await get(a, '/after-oom')).xcache).to.equal('MISS');
+      expect((await get(b, '/after-oom')).xcache, 'stored again, shared again').to.equal('HIT');
+      expect((await a.stats()).warnings).to.have.length(2);
+      expect((await a.stats()).warnings[1]).to.match(/accepts writes again/);
+    });
+
+    it('stops asking a stalled Redis after the first timeout: no request waits more than one commandTimeout', async () => {
+      const timeout = 500;
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: String(timeout), PROBE_MS: '200' });
+      expect((await get(a, '/hot')).xcache).to.equal('MISS');
+      expect((await get(b, '/hot')).xcache).to.equal('HIT');
+      const wave = (tag: string) => Promise.all([a, b].flatMap((w) => [
+        ...Array.from({ length: 20 }, () => get(w, '/hot', 5_000)),
+        ...Array.from({ length: 20 }, (_, i) => get(w, `/cold?${tag}${i}`, 5_000)),
+      ]));
+      server.proc!.kill('SIGSTOP');
+      let first: Answer[], second: Answer[];
+      try {
+        // Before the breaker, a request waited for a lookup, a lock and a
+        // write in turn: 3 timeouts. Now the first timeout opens the breaker
+        // and later commands of the request are not sent.
+        first = await wave('a');
+        for (const w of [a, b]) expect((await w.stats()).warnings).to.have.length(1);
+        // Open: nothing waits for Redis any more.
+        second = await wave('b');
+      } finally {
+        server.proc!.kill('SIGCONT');
+      }
+      for (const r of [...first, ...second]) expect(r.status).to.equal(200);
+      const worst = (rs: Answer[]) => Math.max(...rs.map((r) => r.ms));
+      expect(worst(first), 'one timeout, and a margin for a loaded machine').to.be.below(2 * timeout);
+      expect(worst(second), 'rendered locally without asking Redis').to.be.below(timeout);
+      for (const w of [a, b]) expect((await w.stats()).errors).to.deep.equal([]);
+
+      // Half-open: the probe finds Redis answering and sharing resumes.
+      await until('both breakers to close', async () => (await a.stats()).warnings.length === 2 && (await b.stats()).warnings.length === 2);
+      for (const w of [a, b]) expect((await w.stats()).warnings[1]).to.match(/answers again/);
+      let i = 0;
+      await until('shared caching to resume', async () => {
+        const path = `/resumed?${++i}`;
+        await get(a, path);
+        return (await get(b, path)).xcache === 'HIT';
+      });
+    });
+  });
+
+  describe('the local tier', () => {
+    const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+
+    it('answers fresh entries from memory, synchronously, without a Redis round trip', async () => {
+      const p = prefix();
+      const a = newStore({ prefix: p, local: { maxEntries: 100 } });
+      const b = newStore({ prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([a.ready(), b.ready()]);
+      await a.set('k', entry('shared', 60_000));
+      const first = b.get('k');
+      expect(first, 'the first lookup in b goes to Redis').to.be.instanceOf(Promise);
+      expect((await first)!.body.toString()).to.equal('shared');
+      const before = await hgetalls();
+      for (let i = 0; i < 100; i++) {
+        const hit = b.get('k');
+        expect(hit).to.not.be.instanceOf(Promise);
+        expect((hit as CacheEntry).body.toString()).to.equal('shared');
+      }
+      expect(await hgetalls()).to.equal(before);
+      expect(b.localSize).to.equal(1);
+    });
+
+    it('respects entries\' times: past `expires` it asks Redis again, past `staleUntil` it has nothing', async () => {
+      let clock = Date.now();
+      const p = prefix();
+      const s = newStore({ prefix: p, local: { maxEntries: 100 }, now: () => clock });
+      await s.ready();
+      await s.set('k', { ...entry('timed', 1_000, 2_000), created: clock, expires: clock + 1_000, staleUntil: clock + 3_000 });
+      expect(s.get('k')).to.not.be.instanceOf(Promise);
+      clock += 1_500;
+      const before = await hgetalls();
+      const stale = s.get('k');
+      expect(stale, 'stale: another process may have refreshed it').to.be.instanceOf(Promise);
+      expect((await stale)!.body.toString()).to.equal('timed');
+      expect(await hgetalls()).to.equal(before + 1);
+      clock += 2_000;
+      expect(await s.get('k')).to.equal(undefined);
+      expect(s.localSize).to.equal(0);
+    });
+
+    it('drops what another store deletes, invalidates or clears, through pub/sub', async () => {
+      const p = prefix();
+      const a = newStore({ prefix: p, local: { maxEntries: 100 } });
+      const b = newStore({ prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([a.ready(), b.ready()]);
+      for (const k of ['x', 'news/1', 'news/2', 'y']) {
+        await a.set(k, entry(k, 60_000));
+        await b.get(k);
+      }
+      expect(b.localSize).to.equal(4);
+      await a.delete('x');
+      await until('b to drop x', async () => b.localSize === 3, 2_000, 5);
+      expect(await b.get('x')).to.equal(undefined);
+      expect(await a.invalidate((k) => k.startsWith('news/'))).to.equal(2);
+      await until('b to drop news/*', async () => b.localSize === 1, 2_000, 5);
+      expect((b.get('y') as CacheEntry).body.toString()).to.equal('y');
+      await a.clear();
+      await until('b to drop everything', async () => b.localSize === 0, 2_000, 5);
+      expect(await b.get('y')).to.equal(undefined);
+    });
+
+    it('reaches the local tier of another worker process: an invalidation there is a miss here', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', LOCAL: '100' });
+      expect((await get(a, '/page')).xcache).to.equal('MISS');
+      expect((await get(b, '/page')).xcache).to.equal('HIT');
+      const before = await hgetalls();
+      for (let i = 0; i < 20; i++) expect((await get(b, '/page')).xcache).to.equal('HIT');
+      expect(await hgetalls(), 'hits from memory').to.equal(before);
+      expect((await b.stats()).localSize).to.equal(1);
+
+      await a.invalidate({ key: `http://${HOST}/page` });
+      await until('b\'s local tier to drop the page', async () => (await b.stats()).localSize === 0, 2_000, 5);
+      const again = await get(b, '/page');
+      expect(again.xcache).to.equal('MISS');
+      expect(again.body).to.match(new RegExp(`render 1 by ${b.proc.pid}`));
+      expect(await totalRenders([a, b])).to.equal(2);
+    });
+  });
+
   describe('across processes', () => {
-    async function twoWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
-      const common = { REDIS_URL: server.url, CACHE_PREFIX: prefix(), ...env };
-      const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
-      workers.push(...ws);
-      return ws as [Worker, Worker];
-    }
 
     it('renders once for 100 concurrent requests over two processes on a cold key, and once more after expiry', async () => {
       const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '1', RENDER_MS: '200' });
