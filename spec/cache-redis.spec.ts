@@ -11,6 +11,9 @@
  */
 import { expect } from 'chai';
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +64,8 @@ class RedisServer {
   get url() {
     return `redis://127.0.0.1:${this.port}`;
   }
-  async start(): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  async start(extra: string[] = []): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
     await until('redis-server to answer PING', () => ping(this.port));
   }
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -169,7 +172,7 @@ describe('RedisCacheStore', function () {
   let serial = 0;
   const prefix = () => `spec-${process.pid}-${++serial}:`;
   const newStore = (opts: ConstructorParameters<typeof RedisCacheStore>[0] = {}) => {
-    const s = new RedisCacheStore({ url: server.url, log: () => {}, ...opts });
+    const s = new RedisCacheStore({ ...(opts.cluster ? {} : { url: server.url }), log: () => {}, ...opts });
     stores.push(s);
     return s;
   };
@@ -681,6 +684,84 @@ describe('RedisCacheStore', function () {
       expect(elapsed, 'B waited for the lock to lapse').to.be.above(1_950);
       expect(elapsed, 'and no longer than the lapse + a poll + the render').to.be.below(3_000);
       expect((await get(b, '/locked')).xcache).to.equal('HIT');
+    });
+  });
+  describe('on a Redis Cluster (3 masters)', () => {
+    let dir: string;
+    let nodes: RedisServer[] = [];
+    let direct: Redis[] = [];
+    const clusterEnv = () => JSON.stringify(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+
+    before(async function () {
+      this.timeout(60_000);
+      dir = mkdtempSync(path.join(os.tmpdir(), 'nevow-cluster-'));
+      nodes = await Promise.all([1, 2, 3].map(async () => new RedisServer(await freePort())));
+      await Promise.all(nodes.map((n, i) => n.start(['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${i + 1}.conf`), '--dir', dir])));
+      const made = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+      if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stdout}${made.stderr}`);
+      direct = nodes.map((n) => new Redis(n.url, { maxRetriesPerRequest: 0 }));
+      await until('cluster_state:ok on every node', async () => {
+        const infos = await Promise.all(direct.map((d) => d.cluster('INFO') as Promise<string>));
+        return infos.every((i) => /cluster_state:ok/.test(i));
+      }, 30_000, 100);
+    });
+
+    after(async () => {
+      for (const d of direct) d.disconnect();
+      await Promise.all(nodes.map((n) => n.stop()));
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function clusterWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
+      const common = { REDIS_CLUSTER: clusterEnv(), CACHE_PREFIX: prefix(), ...env };
+      const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
+      workers.push(...ws);
+      return ws as [Worker, Worker];
+    }
+
+    it('renders once for 100 concurrent requests over two processes, and shares entries spread over the masters', async () => {
+      const [a, b] = await clusterWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '200' });
+      const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => get(i % 2 === 0 ? a : b, '/')));
+      expect(burst.map((r) => r.status)).to.deep.equal(Array(100).fill(200));
+      expect(new Set(burst.map((r) => r.body)).size).to.equal(1);
+      expect(await totalRenders([a, b])).to.equal(1);
+
+      a.setRenderMs(1);
+      for (let i = 0; i < 30; i++) expect((await get(a, `/spread?${i}`)).xcache).to.equal('MISS');
+      for (let i = 0; i < 30; i++) expect((await get(b, `/spread?${i}`)).xcache, 'stored by the other process').to.equal('HIT');
+      expect(await totalRenders([a, b])).to.equal(31);
+
+      // The entries lie on every master, and each entry's lock would share its slot.
+      const perNode = await Promise.all(direct.map((d) => d.keys(`${a.prefix}e:*`)));
+      expect(perNode.map((keys) => keys.length).filter((n) => n > 0)).to.have.length(3);
+      for (const name of perNode.flat()) {
+        const lock = name.replace(`${a.prefix}e:`, `${a.prefix}lock:`);
+        expect(await direct[0]!.cluster('KEYSLOT', lock)).to.equal(await direct[0]!.cluster('KEYSLOT', name));
+      }
+    });
+
+    it('locks, waits, counts and invalidates across the masters from one store', async () => {
+      const p = prefix();
+      const cluster = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+      const holder = newStore({ cluster, prefix: p });
+      const waiter = newStore({ cluster, prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      const token = (await holder.acquire('k', 5_000))!;
+      expect(await waiter.acquire('k', 5_000)).to.equal(null);
+      const waiting = waiter.waitFor('k', 5_000);
+      await holder.set('k', entry('clustered', 60_000));
+      await holder.release('k', token);
+      expect((await waiting)!.body.toString()).to.equal('clustered');
+
+      for (let i = 0; i < 20; i++) await holder.set(`news/${i}`, entry(`n${i}`, 60_000));
+      expect(await holder.count()).to.equal(21);
+      expect((await waiter.get('news/3'))!.body.toString()).to.equal('n3');
+      expect(await holder.invalidate((k) => k.startsWith('news/'))).to.equal(20);
+      await until('the waiter\'s local tier to drop news/3', async () => waiter.get('news/3') instanceof Promise, 2_000, 5);
+      expect(await waiter.get('news/3')).to.equal(undefined);
+      expect(await holder.count()).to.equal(1);
+      await holder.clear();
+      expect(await holder.count()).to.equal(0);
     });
   });
 });
