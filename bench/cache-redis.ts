@@ -17,7 +17,8 @@
  *
  *     npx tsx bench/cache-redis.ts
  *
- * BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 50) set the load.
+ * BENCH_SECONDS (default 10, per server, split over BENCH_ROUNDS, default 5),
+ * BENCH_CONNECTIONS (default 50) and BENCH_STALL_SECONDS (default 5) set the load.
  * Kept apart from bench/cache.ts (which needs no Redis); bench/all.ts runs
  * it when present, as an optional bench.
  */
@@ -28,7 +29,7 @@ import autocannon from 'autocannon';
 import { MemoryCacheStore, NevowSite, RedisCacheStore } from '../lib/index.js';
 import { loaders } from '../lib/loaders.js';
 import { ItemsPage, concatPage, makeRows, stanTree } from './page.js';
-import { ask, fmt, getPage, serveRaw, isMain, sleep, stopChild, table, type BenchReport, type RunOptions } from './util.js';
+import { ask, fmt, getPage, median, serveRaw, isMain, sleep, stopChild, table, type BenchReport, type RunOptions } from './util.js';
 
 type Kind = 'raw' | 'memory' | 'redis' | 'local';
 
@@ -146,8 +147,8 @@ async function redisServer(): Promise<{ url: string; stop: () => Promise<void>; 
 
 const get = getPage;
 
-/** Forks a server child and runs `body` with its port; stops the child after. */
-async function withServer<T>(kind: Kind, rowCount: number, redisUrl: string, body: (port: number, proc: ChildProcess) => Promise<T>): Promise<T> {
+/** A server child (this module, forked with `child`), once it listens. */
+async function startServer(kind: Kind, rowCount: number, redisUrl: string): Promise<{ port: number; proc: ChildProcess }> {
   const proc = fork(fileURLToPath(import.meta.url), ['child', kind, String(rowCount), redisUrl], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -157,31 +158,76 @@ async function withServer<T>(kind: Kind, rowCount: number, redisUrl: string, bod
       proc.once('message', (m) => resolve(m as { port: number }));
       proc.once('exit', (code) => reject(new Error(`${kind} server exited (${code}) before listening`)));
     });
+    return { port, proc };
+  } catch (e) {
+    await stopChild(proc);
+    throw e;
+  }
+}
+
+/** Forks a server child and runs `body` with its port; stops the child after. */
+async function withServer<T>(kind: Kind, rowCount: number, redisUrl: string, body: (port: number, proc: ChildProcess) => Promise<T>): Promise<T> {
+  const { port, proc } = await startServer(kind, rowCount, redisUrl);
+  try {
     return await body(port, proc);
   } finally {
     await stopChild(proc);
   }
 }
 
-function measure(kind: Kind, rowCount: number, redisUrl: string, seconds: number, connections: number) {
-  return withServer(kind, rowCount, redisUrl, async (port, proc) => {
-    const first = await get(port);
-    if (first.status !== 200) throw new Error(`${kind}: GET / answered ${first.status}`);
-    if (kind !== 'raw') {
-      const again = await get(port);
-      if (again.xcache !== 'HIT' || again.body !== first.body) throw new Error(`${kind}: the second GET was not the same page from the cache (X-Cache ${again.xcache})`);
+/**
+ * Every kind of server for one page, started together and loaded in turn,
+ * `rounds` times (the order rotating each round), so that a change in the
+ * machine's load (it is shared) reaches every kind alike. Ratios to raw are
+ * taken within each round, and their median reported.
+ */
+async function measureRounds(rowCount: number, redisUrl: string, seconds: number, connections: number, rounds: number): Promise<RedisCacheRow[]> {
+  const kinds = ['raw', 'memory', 'redis', 'local'] as const;
+  const servers: { kind: Kind; port: number; proc: ChildProcess }[] = [];
+  try {
+    for (const kind of kinds) servers.push({ kind, ...(await startServer(kind, rowCount, redisUrl)) });
+    for (const { kind, port } of servers) {
+      const first = await get(port);
+      if (first.status !== 200) throw new Error(`${kind}: GET / answered ${first.status}`);
+      if (kind !== 'raw') {
+        const again = await get(port);
+        if (again.xcache !== 'HIT' || again.body !== first.body) throw new Error(`${kind}: the second GET was not the same page from the cache (X-Cache ${again.xcache})`);
+      }
+      await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration: Math.max(0.5, Math.min(2, seconds / 5)) });
     }
-    const url = `http://127.0.0.1:${port}/`;
-    await autocannon({ url, connections, duration: Math.max(0.5, Math.min(2, seconds / 5)) });
-    const cpu = async () => {
+    const cpu = async (proc: ChildProcess) => {
       const { cpu: c } = await ask<{ cpu: NodeJS.CpuUsage }>(proc, { cmd: 'cpu' });
       return c.user + c.system;
     };
-    const cpu0 = await cpu();
-    const result = await autocannon({ url, connections, duration: seconds });
-    const cpuMicros = (await cpu() - cpu0) / Math.max(1, result.requests.total);
-    return { result, cpuMicros };
-  });
+    const runs = new Map<Kind, { rps: number[]; p50: number[]; p99: number[]; ratio: number[]; cpu: number; requests: number; errors: number }>();
+    for (const k of kinds) runs.set(k, { rps: [], p50: [], p99: [], ratio: [], cpu: 0, requests: 0, errors: 0 });
+    for (let round = 0; round < rounds; round++) {
+      const rps = new Map<Kind, number>();
+      for (let i = 0; i < servers.length; i++) {
+        const { kind, port, proc } = servers[(i + round) % servers.length]!;
+        const run = runs.get(kind)!;
+        const cpu0 = await cpu(proc);
+        const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration: seconds / rounds });
+        run.cpu += (await cpu(proc)) - cpu0;
+        run.requests += r.requests.total;
+        run.errors += r.errors + r.timeouts + r.non2xx;
+        run.rps.push(r.requests.average);
+        run.p50.push(r.latency.p50);
+        run.p99.push(r.latency.p99);
+        rps.set(kind, r.requests.average);
+      }
+      for (const k of kinds) runs.get(k)!.ratio.push(rps.get(k)! / rps.get('raw')!);
+    }
+    return kinds.map((kind) => {
+      const r = runs.get(kind)!;
+      return {
+        kind, rows: rowCount, requestsPerSecond: median(r.rps), p50Ms: median(r.p50), p99Ms: Math.max(...r.p99),
+        ratio: median(r.ratio), cpuMicros: r.cpu / Math.max(1, r.requests), errors: r.errors,
+      };
+    });
+  } finally {
+    await Promise.all(servers.map((s) => stopChild(s.proc)));
+  }
 }
 
 /** A healthy run, then a run of the same length with redis-server stopped (SIGSTOP) from its start to its end. */
@@ -243,22 +289,15 @@ export async function run(opts: RunOptions = {}): Promise<RedisCacheReport> {
   const seconds = opts.tiny ? 1 : Number(process.env.BENCH_SECONDS ?? 10);
   const connections = opts.tiny ? 4 : Number(process.env.BENCH_CONNECTIONS ?? 50);
   const sizes = opts.tiny ? [10] : [10, 1000];
+  const rounds = opts.tiny ? 1 : Number(process.env.BENCH_ROUNDS ?? 5);
   const redis = await redisServer();
   const results: RedisCacheRow[] = [];
   const stall: StallRow[] = [];
   let invalidation: RedisCacheReport['invalidation'] = null;
   try {
     for (const n of sizes) {
-      let raw = NaN;
-      for (const kind of ['raw', 'memory', 'redis', 'local'] as const) {
-        log(`cache-redis: ${kind}, ${n} rows, ${connections} connections × ${seconds} s`);
-        const { result: r, cpuMicros } = await measure(kind, n, redis.url, seconds, connections);
-        if (kind === 'raw') raw = r.requests.average;
-        results.push({
-          kind, rows: n, requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99,
-          ratio: r.requests.average / raw, cpuMicros, errors: r.errors + r.timeouts + r.non2xx,
-        });
-      }
+      log(`cache-redis: raw, memory, redis, local; ${n} rows, ${connections} connections, ${rounds} rounds × ${fmt(seconds / rounds, 1)} s each`);
+      results.push(...await measureRounds(n, redis.url, seconds, connections, rounds));
     }
     if (redis.proc !== null) {
       const stallSeconds = opts.tiny ? 1 : Number(process.env.BENCH_STALL_SECONDS ?? 5);
@@ -272,9 +311,10 @@ export async function run(opts: RunOptions = {}): Promise<RedisCacheReport> {
     await redis.stop();
   }
   const markdown = [
-    `autocannon, ${connections} connections × ${seconds} s per server (after a short warm-up), 127.0.0.1, ` +
-      'one URL; each server alone in a child process; Redis on the same machine. ' +
-      'Ratios are to (a) for the same page; server CPU excludes redis-server\'s own.',
+    `autocannon, ${connections} connections, ${seconds} s per server in ${rounds} rounds (the servers loaded in turn, ` +
+      'the order rotating, after a short warm-up), 127.0.0.1, one URL; each server in a child process of its own; ' +
+      'Redis on the same machine. req/s and p50 are medians over the rounds, p99 the worst round; ratios are to (a) ' +
+      'for the same page, within each round, their median reported; server CPU excludes redis-server\'s own.',
     '',
     table(
       ['server', 'rows', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'server CPU µs/req', 'errors'],
