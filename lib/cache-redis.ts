@@ -505,11 +505,17 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
       if (removed) this.#size = Math.max(0, this.#size - removed);
       return;
     }
-    this.#local?.set(key, entry);
+    this.#local?.delete(key);
+    const epoch = this.#epoch;
     const added = await this.#try(() => this.#client.nevowSetEntry(
       this.#entryKey(key), entry.body, headers, entry.etag,
       encodeTime(entry.created), encodeTime(entry.expires), encodeTime(entry.staleUntil), ttl,
     ));
+    // The local tier holds only what Redis holds (a removal elsewhere can
+    // only name keys Redis has), except while the breaker is open: then it is
+    // all there is, and it is emptied when the breaker closes. Nor does it
+    // keep an entry a removal overtook.
+    if ((added !== undefined || this.#open) && epoch === this.#epoch) this.#local?.set(key, entry);
     if (added === undefined) return;
     this.#wrote();
     this.#size += added;
@@ -535,12 +541,10 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   async invalidate(keyOrPredicate: string | ((key: string) => boolean)): Promise<number> {
     if (typeof keyOrPredicate === 'string') return (await this.delete(keyOrPredicate)) ? 1 : 0;
     const strip = this.#entryKey('').length;
-    // Local entries go too, whether or not Redis still had them.
-    if (this.#local !== null) {
-      const mine: string[] = [];
-      this.#local.invalidate((k) => keyOrPredicate(k) && mine.push(k) > 0);
-      this.#forget(mine);
-    }
+    // Local entries go too, whether or not Redis still had them; so do lookups under way.
+    this.#local?.invalidate(keyOrPredicate);
+    this.#epoch++;
+    this.#gets.clear();
     let n = 0;
     for await (const [node, keys] of this.#scan()) {
       const doomed = keys.filter((k) => keyOrPredicate(k.slice(strip)));
