@@ -440,7 +440,7 @@ describe('RedisCacheStore', function () {
     });
 
     it('keeps reading while Redis refuses writes (OOM), warning once for the whole outage', async () => {
-      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: '300' });
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: '2000' });
       expect((await get(a, '/kept')).xcache).to.equal('MISS');
       await raw.config('SET', 'maxmemory-policy', 'noeviction');
       await raw.config('SET', 'maxmemory', '1');
@@ -612,7 +612,7 @@ describe('RedisCacheStore', function () {
     });
 
     it('keeps answering while Redis is down or stalled, warns once per outage, and shares again once it is back', async () => {
-      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '20', COMMAND_TIMEOUT: '300' });
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '20', COMMAND_TIMEOUT: '600' });
       expect((await get(a, '/warm')).xcache).to.equal('MISS');
       expect((await get(b, '/warm')).xcache, 'served from Redis to the other process').to.equal('HIT');
 
