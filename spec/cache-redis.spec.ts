@@ -11,6 +11,9 @@
  */
 import { expect } from 'chai';
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -62,8 +65,8 @@ class RedisServer {
   get url() {
     return `redis://127.0.0.1:${this.port}`;
   }
-  async start(): Promise<void> {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  async start(extra: string[] = []): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
     await until('redis-server to answer PING', () => ping(this.port));
   }
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -77,7 +80,16 @@ class RedisServer {
   }
 }
 
-interface Stats { renders: number; warnings: string[]; errors: string[] }
+/**
+ * The Redis name of a store's entry or lock: `<prefix><kind>:{<tag>}<key>`,
+ * the tag (a hash of the key, for Cluster slots) found by pattern.
+ */
+async function redisKey(r: Redis, prefix: string, kind: 'e' | 'lock', key: string): Promise<string | undefined> {
+  const found = await r.keys(`${prefix}${kind}:{????????}${key.replace(/[*?[\]\\]/g, '\\$&')}`);
+  return found[0];
+}
+
+interface Stats { renders: number; warnings: string[]; errors: string[]; localSize: number }
 
 /** A worker process serving the slow cached Page (spec/fixtures/redis-worker.ts). */
 class Worker {
@@ -96,6 +108,14 @@ class Worker {
     return new Promise((resolve) => {
       this.proc.once('message', (m: Stats) => resolve(m));
       this.proc.send({ cmd: 'stats' });
+    });
+  }
+
+  /** Deletes one key (or clears the prefix) through this worker's store; resolves once Redis has done it. */
+  invalidate(what: { key: string } | { clear: true }): Promise<void> {
+    return new Promise((resolve) => {
+      this.proc.once('message', () => resolve());
+      this.proc.send({ cmd: 'invalidate', ...what });
     });
   }
 
@@ -153,10 +173,17 @@ describe('RedisCacheStore', function () {
   let serial = 0;
   const prefix = () => `spec-${process.pid}-${++serial}:`;
   const newStore = (opts: ConstructorParameters<typeof RedisCacheStore>[0] = {}) => {
-    const s = new RedisCacheStore({ url: server.url, log: () => {}, ...opts });
+    const s = new RedisCacheStore({ ...(opts.cluster ? {} : { url: server.url }), log: () => {}, ...opts });
     stores.push(s);
     return s;
   };
+
+  async function twoWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
+    const common = { REDIS_URL: server.url, CACHE_PREFIX: prefix(), ...env };
+    const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
+    workers.push(...ws);
+    return ws as [Worker, Worker];
+  }
 
   before(async function () {
     if (!HAVE_REDIS) {
@@ -218,12 +245,12 @@ describe('RedisCacheStore', function () {
       await s.ready();
       await s.set('short', entry('s', 1_000, 2_000));
       await s.set('forever', entry('f', Infinity));
-      const pttl = await raw.pttl(`${p}e:short`);
+      const pttl = await raw.pttl((await redisKey(raw, p, 'e', 'short'))!);
       expect(pttl).to.be.within(2_500, 3_000);
-      expect(await raw.pttl(`${p}e:forever`)).to.equal(-1);
+      expect(await raw.pttl((await redisKey(raw, p, 'e', 'forever'))!)).to.equal(-1);
       expect((await s.get('forever'))!.expires).to.equal(Infinity);
       await s.set('dead', entry('d', -10));
-      expect(await raw.exists(`${p}e:dead`)).to.equal(0);
+      expect(await redisKey(raw, p, 'e', 'dead')).to.equal(undefined);
     });
 
     it('keeps stores with different prefixes apart; clear() removes only its own entries', async () => {
@@ -274,7 +301,7 @@ describe('RedisCacheStore', function () {
       const token = await a.acquire('k', 5_000);
       expect(token).to.be.a('string');
       expect(await b.acquire('k', 5_000)).to.equal(null);
-      expect(await raw.pttl(`${p}lock:k`)).to.be.within(4_000, 5_000);
+      expect(await raw.pttl((await redisKey(raw, p, 'lock', 'k'))!)).to.be.within(4_000, 5_000);
       await b.release('k', 'not-the-token');
       expect(await b.acquire('k', 5_000)).to.equal(null);
       await a.release('k', token!);
@@ -383,13 +410,186 @@ describe('RedisCacheStore', function () {
     });
   });
 
+  describe('faults', () => {
+    it('lets 200 waiters go when Redis is lost, and leaves no channel subscribed after it comes back', async () => {
+      const p = prefix();
+      const holder = newStore({ prefix: p });
+      const waiter = newStore({ prefix: p, lockPollInterval: 200, probeInterval: 100 });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      const keys = Array.from({ length: 200 }, (_, i) => `k${i}`);
+      for (const k of keys) expect(await holder.acquire(k, 60_000)).to.be.a('string');
+      const waits = keys.map((k) => waiter.waitFor(k, 60_000));
+      const channels = async () => (await raw.pubsub('CHANNELS', `${p}done:*`) as string[]).length;
+      await until('200 subscriptions', async () => (await channels()) === 200);
+
+      await server.stop('SIGKILL');
+      expect(await Promise.all(waits), 'every waiter renders for itself').to.deep.equal(keys.map(() => undefined));
+      await server.start(); // same port, empty
+      await raw.ping().catch(() => {});
+      await until('the raw client to reconnect', async () => raw.status === 'ready');
+      await waiter.ready();
+      expect(await channels(), 'no subscription survives the outage').to.equal(0);
+
+      // And waiting works again: one subscription while waiting, none after.
+      const token = (await holder.acquire('again', 60_000))!;
+      const waiting = waiter.waitFor('again', 5_000);
+      await until('the new subscription', async () => (await channels()) === 1);
+      await holder.set('again', entry('again', 60_000));
+      await holder.release('again', token);
+      expect((await waiting)!.body.toString()).to.equal('again');
+      await until('the unsubscription', async () => (await channels()) === 0);
+    });
+
+    it('keeps reading while Redis refuses writes (OOM), warning once for the whole outage', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: '2000' });
+      expect((await get(a, '/kept')).xcache).to.equal('MISS');
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', '1');
+      try {
+        for (let round = 0; round < 5; round++) {
+          const [kept, answers] = await Promise.all([
+            Promise.all([get(a, '/kept'), get(b, '/kept')]),
+            Promise.all([a, b].flatMap((w) => Array.from({ length: 20 }, (_, i) => get(w, `/oom?${round}-${i}`)))),
+          ]);
+          for (const r of [...kept, ...answers]) expect(r.status).to.equal(200);
+          expect(kept.map((r) => r.xcache), 'stored entries are still read').to.deep.equal(['HIT', 'HIT']);
+        }
+        for (const w of [a, b]) {
+          const s = await w.stats();
+          expect(s.warnings, 'one line per outage, not one per refused write').to.have.length(1);
+          expect(s.warnings[0]).to.match(/refuses writes/);
+          expect(s.errors).to.deep.equal([]);
+        }
+        expect(await raw.keys(`${a.prefix}e:*oom*`), 'nothing was written past maxmemory').to.deep.equal([]);
+      } finally {
+        await raw.config('SET', 'maxmemory', '0');
+      }
+      expect((await get(a, '/after-oom')).xcache).to.equal('MISS');
+      expect((await get(b, '/after-oom')).xcache, 'stored again, shared again').to.equal('HIT');
+      expect((await a.stats()).warnings).to.have.length(2);
+      expect((await a.stats()).warnings[1]).to.match(/accepts writes again/);
+    });
+
+    it('stops asking a stalled Redis after the first timeout: no request waits more than one commandTimeout', async () => {
+      const timeout = 500;
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', COMMAND_TIMEOUT: String(timeout), PROBE_MS: '200' });
+      expect((await get(a, '/hot')).xcache).to.equal('MISS');
+      expect((await get(b, '/hot')).xcache).to.equal('HIT');
+      const wave = (tag: string) => Promise.all([a, b].flatMap((w) => [
+        ...Array.from({ length: 20 }, () => get(w, '/hot', 5_000)),
+        ...Array.from({ length: 20 }, (_, i) => get(w, `/cold?${tag}${i}`, 5_000)),
+      ]));
+      server.proc!.kill('SIGSTOP');
+      let first: Answer[], second: Answer[];
+      try {
+        // Before the breaker, a request waited for a lookup, a lock and a
+        // write in turn: 3 timeouts. Now the first timeout opens the breaker
+        // and later commands of the request are not sent.
+        first = await wave('a');
+        for (const w of [a, b]) expect((await w.stats()).warnings).to.have.length(1);
+        // Open: nothing waits for Redis any more.
+        second = await wave('b');
+      } finally {
+        server.proc!.kill('SIGCONT');
+      }
+      for (const r of [...first, ...second]) expect(r.status).to.equal(200);
+      const worst = (rs: Answer[]) => Math.max(...rs.map((r) => r.ms));
+      expect(worst(first), 'one timeout, and a margin for a loaded machine').to.be.below(2 * timeout);
+      expect(worst(second), 'rendered locally without asking Redis').to.be.below(timeout);
+      for (const w of [a, b]) expect((await w.stats()).errors).to.deep.equal([]);
+
+      // Half-open: the probe finds Redis answering and sharing resumes.
+      await until('both breakers to close', async () => (await a.stats()).warnings.length === 2 && (await b.stats()).warnings.length === 2);
+      for (const w of [a, b]) expect((await w.stats()).warnings[1]).to.match(/answers again/);
+      let i = 0;
+      await until('shared caching to resume', async () => {
+        const path = `/resumed?${++i}`;
+        await get(a, path);
+        return (await get(b, path)).xcache === 'HIT';
+      });
+    });
+  });
+
+  describe('the local tier', () => {
+    const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+
+    it('answers fresh entries from memory, synchronously, without a Redis round trip', async () => {
+      const p = prefix();
+      const a = newStore({ prefix: p, local: { maxEntries: 100 } });
+      const b = newStore({ prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([a.ready(), b.ready()]);
+      await a.set('k', entry('shared', 60_000));
+      const first = b.get('k');
+      expect(first, 'the first lookup in b goes to Redis').to.be.instanceOf(Promise);
+      expect((await first)!.body.toString()).to.equal('shared');
+      const before = await hgetalls();
+      for (let i = 0; i < 100; i++) {
+        const hit = b.get('k');
+        expect(hit).to.not.be.instanceOf(Promise);
+        expect((hit as CacheEntry).body.toString()).to.equal('shared');
+      }
+      expect(await hgetalls()).to.equal(before);
+      expect(b.localSize).to.equal(1);
+    });
+
+    it('respects entries\' times: past `expires` it asks Redis again, past `staleUntil` it has nothing', async () => {
+      let clock = Date.now();
+      const p = prefix();
+      const s = newStore({ prefix: p, local: { maxEntries: 100 }, now: () => clock });
+      await s.ready();
+      await s.set('k', { ...entry('timed', 1_000, 2_000), created: clock, expires: clock + 1_000, staleUntil: clock + 3_000 });
+      expect(s.get('k')).to.not.be.instanceOf(Promise);
+      clock += 1_500;
+      const before = await hgetalls();
+      const stale = s.get('k');
+      expect(stale, 'stale: another process may have refreshed it').to.be.instanceOf(Promise);
+      expect((await stale)!.body.toString()).to.equal('timed');
+      expect(await hgetalls()).to.equal(before + 1);
+      clock += 2_000;
+      expect(await s.get('k')).to.equal(undefined);
+      expect(s.localSize).to.equal(0);
+    });
+
+    it('drops what another store deletes, invalidates or clears, through pub/sub', async () => {
+      const p = prefix();
+      const a = newStore({ prefix: p, local: { maxEntries: 100 } });
+      const b = newStore({ prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([a.ready(), b.ready()]);
+      for (const k of ['x', 'news/1', 'news/2', 'y']) {
+        await a.set(k, entry(k, 60_000));
+        await b.get(k);
+      }
+      expect(b.localSize).to.equal(4);
+      await a.delete('x');
+      await until('b to drop x', async () => b.localSize === 3, 2_000, 5);
+      expect(await b.get('x')).to.equal(undefined);
+      expect(await a.invalidate((k) => k.startsWith('news/'))).to.equal(2);
+      await until('b to drop news/*', async () => b.localSize === 1, 2_000, 5);
+      expect((b.get('y') as CacheEntry).body.toString()).to.equal('y');
+      await a.clear();
+      await until('b to drop everything', async () => b.localSize === 0, 2_000, 5);
+      expect(await b.get('y')).to.equal(undefined);
+    });
+
+    it('reaches the local tier of another worker process: an invalidation there is a miss here', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', LOCAL: '100' });
+      expect((await get(a, '/page')).xcache).to.equal('MISS');
+      expect((await get(b, '/page')).xcache).to.equal('HIT');
+      const before = await hgetalls();
+      for (let i = 0; i < 20; i++) expect((await get(b, '/page')).xcache).to.equal('HIT');
+      expect(await hgetalls(), 'hits from memory').to.equal(before);
+      expect((await b.stats()).localSize).to.equal(1);
+
+      await a.invalidate({ key: `http://${HOST}/page` });
+      await until('b\'s local tier to drop the page', async () => (await b.stats()).localSize === 0, 2_000, 5);
+      const again = await get(b, '/page');
+      expect(again.xcache).to.equal('MISS');
+      expect(again.body).to.match(new RegExp(`render 1 by ${b.proc.pid}`));
+      expect(await totalRenders([a, b])).to.equal(2);
+    });
+  });
+
   describe('across processes', () => {
-    async function twoWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
-      const common = { REDIS_URL: server.url, CACHE_PREFIX: prefix(), ...env };
-      const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
-      workers.push(...ws);
-      return ws as [Worker, Worker];
-    }
 
     it('renders once for 100 concurrent requests over two processes on a cold key, and once more after expiry', async () => {
       const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '1', RENDER_MS: '200' });
@@ -413,7 +613,7 @@ describe('RedisCacheStore', function () {
     });
 
     it('keeps answering while Redis is down or stalled, warns once per outage, and shares again once it is back', async () => {
-      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '20', COMMAND_TIMEOUT: '300' });
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '20', COMMAND_TIMEOUT: '600' });
       expect((await get(a, '/warm')).xcache).to.equal('MISS');
       expect((await get(b, '/warm')).xcache, 'served from Redis to the other process').to.equal('HIT');
 
@@ -465,8 +665,7 @@ describe('RedisCacheStore', function () {
       const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '200', WAIT_TIMEOUT: '2' });
       a.setRenderMs(60_000);
       const doomed = get(a, '/locked').catch(() => null);
-      const lockKey = `${a.prefix}lock:http://${HOST}/locked`;
-      await until('worker A to take the lock', async () => (await raw.exists(lockKey)) === 1, 10_000, 10);
+      await until('worker A to take the lock', () => redisKey(raw, a.prefix, 'lock', `http://${HOST}/locked`), 10_000, 10);
       const locked = performance.now();
       // B's requests come in while A holds the lock, late enough that the
       // lock lapses before B's own requests stop waiting for each other
@@ -486,6 +685,84 @@ describe('RedisCacheStore', function () {
       expect(elapsed, 'B waited for the lock to lapse').to.be.above(1_950);
       expect(elapsed, 'and no longer than the lapse + a poll + the render').to.be.below(3_000);
       expect((await get(b, '/locked')).xcache).to.equal('HIT');
+    });
+  });
+  describe('on a Redis Cluster (3 masters)', () => {
+    let dir: string;
+    let nodes: RedisServer[] = [];
+    let direct: Redis[] = [];
+    const clusterEnv = () => JSON.stringify(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+
+    before(async function () {
+      this.timeout(60_000);
+      dir = mkdtempSync(path.join(os.tmpdir(), 'nevow-cluster-'));
+      nodes = await Promise.all([1, 2, 3].map(async () => new RedisServer(await freePort())));
+      await Promise.all(nodes.map((n, i) => n.start(['--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${i + 1}.conf`), '--dir', dir])));
+      const made = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+      if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stdout}${made.stderr}`);
+      direct = nodes.map((n) => new Redis(n.url, { maxRetriesPerRequest: 0 }));
+      await until('cluster_state:ok on every node', async () => {
+        const infos = await Promise.all(direct.map((d) => d.cluster('INFO') as Promise<string>));
+        return infos.every((i) => /cluster_state:ok/.test(i));
+      }, 30_000, 100);
+    });
+
+    after(async () => {
+      for (const d of direct) d.disconnect();
+      await Promise.all(nodes.map((n) => n.stop()));
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function clusterWorkers(env: Record<string, string>): Promise<[Worker, Worker]> {
+      const common = { REDIS_CLUSTER: clusterEnv(), CACHE_PREFIX: prefix(), ...env };
+      const ws = await Promise.all([Worker.start(common), Worker.start(common)]);
+      workers.push(...ws);
+      return ws as [Worker, Worker];
+    }
+
+    it('renders once for 100 concurrent requests over two processes, and shares entries spread over the masters', async () => {
+      const [a, b] = await clusterWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '200' });
+      const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => get(i % 2 === 0 ? a : b, '/')));
+      expect(burst.map((r) => r.status)).to.deep.equal(Array(100).fill(200));
+      expect(new Set(burst.map((r) => r.body)).size).to.equal(1);
+      expect(await totalRenders([a, b])).to.equal(1);
+
+      a.setRenderMs(1);
+      for (let i = 0; i < 30; i++) expect((await get(a, `/spread?${i}`)).xcache).to.equal('MISS');
+      for (let i = 0; i < 30; i++) expect((await get(b, `/spread?${i}`)).xcache, 'stored by the other process').to.equal('HIT');
+      expect(await totalRenders([a, b])).to.equal(31);
+
+      // The entries lie on every master, and each entry's lock would share its slot.
+      const perNode = await Promise.all(direct.map((d) => d.keys(`${a.prefix}e:*`)));
+      expect(perNode.map((keys) => keys.length).filter((n) => n > 0)).to.have.length(3);
+      for (const name of perNode.flat()) {
+        const lock = name.replace(`${a.prefix}e:`, `${a.prefix}lock:`);
+        expect(await direct[0]!.cluster('KEYSLOT', lock)).to.equal(await direct[0]!.cluster('KEYSLOT', name));
+      }
+    });
+
+    it('locks, waits, counts and invalidates across the masters from one store', async () => {
+      const p = prefix();
+      const cluster = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+      const holder = newStore({ cluster, prefix: p });
+      const waiter = newStore({ cluster, prefix: p, local: { maxEntries: 100 } });
+      await Promise.all([holder.ready(), waiter.ready()]);
+      const token = (await holder.acquire('k', 5_000))!;
+      expect(await waiter.acquire('k', 5_000)).to.equal(null);
+      const waiting = waiter.waitFor('k', 5_000);
+      await holder.set('k', entry('clustered', 60_000));
+      await holder.release('k', token);
+      expect((await waiting)!.body.toString()).to.equal('clustered');
+
+      for (let i = 0; i < 20; i++) await holder.set(`news/${i}`, entry(`n${i}`, 60_000));
+      expect(await holder.count()).to.equal(21);
+      expect((await waiter.get('news/3'))!.body.toString()).to.equal('n3');
+      expect(await holder.invalidate((k) => k.startsWith('news/'))).to.equal(20);
+      await until('the waiter\'s local tier to drop news/3', async () => waiter.get('news/3') instanceof Promise, 2_000, 5);
+      expect(await waiter.get('news/3')).to.equal(undefined);
+      expect(await holder.count()).to.equal(1);
+      await holder.clear();
+      expect(await holder.count()).to.equal(0);
     });
   });
 });
