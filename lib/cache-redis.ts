@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { CacheEntry, LockingCacheStore } from './cache.js';
+import type { CacheEntry, CacheLock, LockingCacheStore } from './cache.js';
 
 export interface RedisCacheStoreOptions {
   /** The server, as `redis://[:password@]host:port/db` (default `redis://127.0.0.1:6379`). */
@@ -130,6 +130,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   readonly prefix: string;
   readonly maxValueBytes: number;
   readonly lockPollInterval: number;
+  /** Its own `acquire`/`release`/`waitFor`: the coordinator's cross-process lock. */
+  readonly lock: CacheLock<CacheEntry> = this;
   #client: Client;
   #sub: Redis;
   #ownClient: boolean;

@@ -21,7 +21,7 @@ import {
   Page, NevowSite, MemoryCacheStore, FakeRequest, IRequest, FlattenerError, RenderTimeout, TemplateError, TemplateNotFound,
   type DocFactory, type Renderable, type SiteOptions, type WovenContext, type BaseRequest,
 } from '../lib/index.js';
-import { inflight } from '../lib/cache.js';
+import { inflight } from '../lib/cache-flight.js';
 
 function stanDoc(tree: Renderable): DocFactory {
   return { load: () => precompile(tree) };
