@@ -337,7 +337,7 @@ export function inflight(store: CacheStore): ReadonlyMap<string, Claim> {
 // ---- entries: built from a response, replayed on one ----------------------------------
 
 /** Response headers a render sets that are never replayed from the cache. */
-const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag', 'x-accel-buffering']);
+const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag', 'x-accel-buffering', 'x-accel-expires']);
 
 /** A storable entry for a finished render, or null when the response must not be cached. */
 export function entryFromResponse(html: string, request: BaseRequest, now: number, policy: CachePolicy): CacheEntry | null {
@@ -395,6 +395,9 @@ export function replay(request: BaseRequest, entry: CacheEntry, now: number, sta
   if (entry.expires !== Infinity) {
     // Rounded up: downstream freshness may end up to a second early, never late.
     h['age'] = String(Math.max(0, Math.ceil((now - entry.created) / 1000)));
+    // nginx ignores Age (it would keep the page max-age seconds from now);
+    // this absolute expiry is what it obeys instead, and it never forwards it.
+    h['x-accel-expires'] = '@' + Math.floor(entry.expires / 1000);
   }
   if (entry.headers['cache-control'] === undefined) h['cache-control'] = cacheControl ?? downstreamCacheControl(entry, policy);
   const inm = request.getHeader('if-none-match');

@@ -198,14 +198,14 @@ describe('demo site', () => {
   });
 
   describe('access log', () => {
-    it('logs one line per request: method, path, status, ms, X-Cache', async () => {
+    it('logs one line per request: client IP, host, method, path, status, ms, X-Cache', async () => {
       await ask(demo, '/cached');
       await ask(demo, '/cached');
       await ask(demo, '/nothing');
       expect(logged).to.have.length(3);
-      expect(logged[0]).to.match(/^GET \/cached 200 \d+(\.\d+)?ms MISS$/);
-      expect(logged[1]).to.match(/^GET \/cached 200 \d+(\.\d+)?ms HIT$/);
-      expect(logged[2]).to.match(/^GET \/nothing 404 \d+(\.\d+)?ms -$/);
+      expect(logged[0]).to.match(/^127\.0\.0\.1 example\.com GET \/cached 200 \d+(\.\d+)?ms MISS$/);
+      expect(logged[1]).to.match(/^127\.0\.0\.1 example\.com GET \/cached 200 \d+(\.\d+)?ms HIT$/);
+      expect(logged[2]).to.match(/^127\.0\.0\.1 example\.com GET \/nothing 404 \d+(\.\d+)?ms -$/);
     });
   });
 });
