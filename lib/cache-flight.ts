@@ -397,7 +397,9 @@ export function replay(request: BaseRequest, entry: CacheEntry, now: number, sta
     h['age'] = String(Math.max(0, Math.ceil((now - entry.created) / 1000)));
     // nginx ignores Age (it would keep the page max-age seconds from now);
     // this absolute expiry is what it obeys instead, and it never forwards it.
-    h['x-accel-expires'] = '@' + Math.floor(entry.expires / 1000);
+    // nginx counts an entry stale once the clock is past this second: the one
+    // before the origin's expiry, so nginx never holds the page longer.
+    h['x-accel-expires'] = '@' + (Math.floor(entry.expires / 1000) - 1);
   }
   if (entry.headers['cache-control'] === undefined) h['cache-control'] = cacheControl ?? downstreamCacheControl(entry, policy);
   const inm = request.getHeader('if-none-match');
