@@ -53,12 +53,17 @@ export class NevowRequest extends BaseRequest {
   abort(): void {
     this.finished = true;
     const socket = this.req.socket;
-    try {
-      if (!socket.destroyed) socket.resetAndDestroy();
-    } catch {
-      // Not a TCP handle (TLS, a pipe): a plain destroy is all there is.
-    }
-    this.res.destroy();
+    if (socket.destroyed) return;
+    // On the next turn: a reset issued in the same turn as the last write
+    // reached the peer as a plain close.
+    setImmediate(() => {
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        // Not a TCP handle (TLS, a pipe): a plain destroy is all there is.
+        socket.destroy();
+      }
+    });
   }
   get disconnected(): boolean {
     return this.res.destroyed || this.req.socket.destroyed;
