@@ -13,7 +13,7 @@ import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, Site
 import { BadRequest, BaseRequest } from './request.js';
 import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
-import { clientAddress, compileTrust, type ClientAddress, type TrustProxy } from './forwarded.js';
+import { HOST, clientAddress, compileTrust, type ClientAddress, type TrustProxy } from './forwarded.js';
 import { siteKeySpace } from './cache-flight.js';
 
 /** The request of a real node:http exchange. */
@@ -449,9 +449,6 @@ function describeError(err: unknown): string {
   }
   return parts.join('\nCaused by: ');
 }
-
-// RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port.
-const HOST = /^(?:\[[0-9A-Za-z:.%~_-]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
 /**
  * Why the Host header cannot be used, or null when it can. RFC 9112 §3.2:

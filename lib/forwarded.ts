@@ -41,8 +41,8 @@ export interface ClientAddress {
   readonly clientIP: string;
 }
 
-// RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port.
-const HOST = /^(?:\[[0-9A-Za-z:.%~_-]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+/** RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port. */
+export const HOST = /^(?:\[[0-9A-Za-z:.%~_-]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
 /** A header's first comma-separated value, trimmed (Express reads X-Forwarded-Proto/-Host so). */
 function first(v: string | string[] | undefined): string | undefined {

@@ -24,11 +24,14 @@ export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, cacheStatus, 
 export { findMethod } from './names.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
-export type { CacheStore, CacheEntry, MemoryCacheStoreOptions } from './cache.js';
+export type { CacheStore, CacheEntry, CacheLock, LockingCacheStore, MemoryCacheStoreOptions } from './cache.js';
+export { CacheFlight } from './cache-flight.js';
+export type { CachePolicy } from './cache-flight.js';
 export { RedisCacheStore } from './cache-redis.js';
 export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
+export type { TrustProxy } from './forwarded.js';
 export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
