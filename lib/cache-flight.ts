@@ -367,8 +367,13 @@ export function downstreamCacheControl(entry: CacheEntry, policy: CachePolicy): 
   return swr > 0 && policy.staleWhileRevalidate > 0 ? `public, max-age=${lifetime}, stale-while-revalidate=${swr}` : `public, max-age=${lifetime}`;
 }
 
-/** The Cache-Control of a page that is not cached here: shared caches must not store it. */
-export const UNCACHED_CACHE_CONTROL = 'private, no-store';
+/**
+ * The Cache-Control of a page that is not cached here: `private` keeps shared
+ * caches (nginx, Varnish, CDNs) from storing it; `no-cache` has browsers ask
+ * again. (`no-store` would say the same to proxies, but Chromium then holds
+ * back a streamed page's rendering: spec/demo.browser.spec.ts.)
+ */
+export const UNCACHED_CACHE_CONTROL = 'private, no-cache';
 
 /** RFC 9110 §13.1.2: `If-None-Match` matches with weak comparison, `*` or any of a list. */
 export function etagMatches(header: string, etag: string): boolean {

@@ -240,7 +240,7 @@ describe('render cache over HTTP', () => {
       const root = new Form();
       root.putChild('own', new Own());
       const port = await serveSite(new NevowSite(root));
-      expect((await get(port, '/')).headers['cache-control']).to.equal('private, no-store');
+      expect((await get(port, '/')).headers['cache-control']).to.equal('private, no-cache');
       expect((await get(port, '/own')).headers['cache-control']).to.equal('public, max-age=5');
     });
 
