@@ -203,9 +203,9 @@ describe('demo site', () => {
       await ask(demo, '/cached');
       await ask(demo, '/nothing');
       expect(logged).to.have.length(3);
-      expect(logged[0]).to.match(/^127\.0\.0\.1 example\.com GET \/cached 200 \d+(\.\d+)?ms MISS$/);
-      expect(logged[1]).to.match(/^127\.0\.0\.1 example\.com GET \/cached 200 \d+(\.\d+)?ms HIT$/);
-      expect(logged[2]).to.match(/^127\.0\.0\.1 example\.com GET \/nothing 404 \d+(\.\d+)?ms -$/);
+      expect(logged[0]).to.match(/^127\.0\.0\.1 localhost GET \/cached 200 \d+(\.\d+)?ms MISS$/);
+      expect(logged[1]).to.match(/^127\.0\.0\.1 localhost GET \/cached 200 \d+(\.\d+)?ms HIT$/);
+      expect(logged[2]).to.match(/^127\.0\.0\.1 localhost GET \/nothing 404 \d+(\.\d+)?ms -$/);
     });
   });
 });
