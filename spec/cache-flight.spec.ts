@@ -170,6 +170,23 @@ describe('render cache over HTTP', () => {
       expect(next.headers['x-cache']).to.equal('MISS');
       expect((await get(port, '/')).headers['x-cache']).to.equal('HIT');
     });
+    it('ends a hung background refresh the same way: a later stale request refreshes again', async () => {
+      clock = sinon.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      let n = 0;
+      const { page, calls } = pageOf(() => (++n === 2 ? new Promise(() => {}) : `render ${n}`), { cacheTimeout: 10, staleWhileRevalidate: 3600 });
+      const port = await serveSite(new NevowSite(page, { log: () => {} }));
+      await get(port, '/');
+      await clock.tickAsync(11_000);
+      expect((await get(port, '/')).headers['x-cache']).to.equal('STALE'); // starts refresh 2, which hangs
+      expect((await get(port, '/')).headers['x-cache']).to.equal('STALE'); // no second refresh meanwhile
+      expect(calls.renders).to.equal(2);
+      await clock.tickAsync(Page.cachedRenderTimeout * 1000 + 10_000);
+      expect((await get(port, '/')).headers['x-cache']).to.equal('STALE'); // refresh 3
+      await clock.tickAsync(10);
+      const fresh = await get(port, '/');
+      expect(fresh.headers['x-cache']).to.equal('HIT');
+      expect(fresh.body).to.equal('<html><body>render 3</body></html>');
+    });
   });
 
   describe('5. a background refresh', () => {
