@@ -15,20 +15,24 @@ import { FourOhFour, ICanHandleException, cacheStatus, isResource, type ChildRes
 import { asResource } from './resource.js';
 import { URL, URLOverlay } from './url.js';
 import { escapeText } from './flat/escape.js';
+import { HOST, clientAddress, compileTrust, type ClientAddress, type TrustProxy } from './forwarded.js';
+import { siteKeySpace } from './cache-flight.js';
 
 /** The request of a real node:http exchange. */
 export class NevowRequest extends BaseRequest {
   constructor(
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
+    address: ClientAddress = clientAddress(req, null),
   ) {
     super({
       uri: req.url ?? '/',
       method: req.method,
-      headers: req.headers,
-      secure: (req.socket as { encrypted?: boolean }).encrypted === true,
-      clientIP: req.socket.remoteAddress,
+      headers: address.host === undefined ? req.headers : { ...req.headers, host: address.host },
+      secure: address.secure,
+      clientIP: address.clientIP,
       clientproto: `HTTP/${req.httpVersion}`,
+      mountPath: mountPath(req),
     });
   }
 
@@ -43,9 +47,25 @@ export class NevowRequest extends BaseRequest {
   protected end(last?: Uint8Array): void {
     if (!this.res.destroyed) this.res.end(last);
   }
+  /**
+   * Ends the connection with a reset (RST), not a FIN: to an HTTP/1.0 peer
+   * (nginx's default upstream protocol) a closed connection would look like
+   * the end of a complete page, which a proxy might then cache.
+   */
   abort(): void {
     this.finished = true;
-    this.res.destroy();
+    const socket = this.req.socket;
+    if (socket.destroyed) return;
+    // On the next turn: a reset issued in the same turn as the last write
+    // reached the peer as a plain close.
+    setImmediate(() => {
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        // Not a TCP handle (TLS, a pipe): a plain destroy is all there is.
+        socket.destroy();
+      }
+    });
   }
   get disconnected(): boolean {
     return this.res.destroyed || this.req.socket.destroyed;
@@ -87,6 +107,30 @@ export interface SiteOptions {
    * default. A request with more than one Host header always gets 400.
    */
   strictHost?: boolean;
+  /**
+   * Which peers are reverse proxies whose `X-Forwarded-Proto`, `-Host`,
+   * `-Port`, `-For` (or `Forwarded`) headers give the request's scheme,
+   * host, port and client IP: Express's `trust proxy` semantics — `true`
+   * (any peer), a number of hops, or addresses / CIDR ranges / `loopback`,
+   * `linklocal`, `uniquelocal` (an array or a comma-separated string).
+   * Off by default: the headers then change nothing.
+   */
+  trustProxy?: TrustProxy;
+}
+
+/**
+ * The path a framework mounted the site under: Express's `baseUrl`, or what
+ * Connect's `originalUrl` has before `url`; '' when not mounted.
+ */
+function mountPath(req: http.IncomingMessage): string {
+  const r = req as http.IncomingMessage & { baseUrl?: unknown; originalUrl?: unknown };
+  if (typeof r.baseUrl === 'string') return r.baseUrl === '/' ? '' : r.baseUrl;
+  if (typeof r.originalUrl !== 'string' || r.originalUrl === r.url) return '';
+  const path = (u: string) => u.split('?')[0]!;
+  const full = path(r.originalUrl);
+  const rest = path(r.url ?? '/');
+  const base = rest === '/' ? full.replace(/\/$/, '') : full.endsWith(rest) ? full.slice(0, full.length - rest.length) : '';
+  return base === '/' ? '' : base;
 }
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -94,7 +138,14 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 /** A Nevow site: a root resource served over node:http. */
 export class NevowSite {
   readonly root: Resource;
-  readonly options: Required<Omit<SiteOptions, 'accessLog'>> & Pick<SiteOptions, 'accessLog'>;
+  readonly options: Required<Omit<SiteOptions, 'accessLog' | 'trustProxy'>> & Pick<SiteOptions, 'accessLog' | 'trustProxy'>;
+  /**
+   * This site's own part of the process-wide default cache store: pages
+   * that do not name a store never see another site's renders. (Pages that
+   * name a store share it, keyed by URL, with every site using it.)
+   */
+  readonly cacheKeySpace: string = siteKeySpace();
+  #trust: ((addr: string, hop: number) => boolean) | null;
   #servers = new Set<http.Server>();
   #logged = new WeakSet<object>();
   #remembered: [unknown, Interface<any>][] = [];
@@ -111,7 +162,9 @@ export class NevowSite {
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
       strictHost: options.strictHost ?? false,
+      trustProxy: options.trustProxy,
     };
+    this.#trust = options.trustProxy === undefined || options.trustProxy === false ? null : compileTrust(options.trustProxy);
     const { headersTimeout, requestTimeout } = this.options;
     for (const [name, v] of [['headersTimeout', headersTimeout], ['requestTimeout', requestTimeout]] as const) {
       if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a whole number of ms >= 0, not ${v}`);
@@ -148,7 +201,7 @@ export class NevowSite {
     if (hostProblem !== null) return plain(res, 400, hostProblem, true);
     let request: NevowRequest;
     try {
-      request = new NevowRequest(req, res);
+      request = new NevowRequest(req, res, clientAddress(req, this.#trust));
     } catch (err) {
       return plain(res, err instanceof BadRequest ? err.code : 400, err instanceof Error ? err.message : 'Bad Request');
     }
@@ -243,9 +296,12 @@ export class NevowSite {
     });
   }
 
+  /** `client-IP host METHOD /mount/target status ms X-Cache`, the IP and host as trusted (see `trustProxy`). */
   #logAccess(request: BaseRequest, started: number): void {
-    this.options.accessLog?.(
-      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+    if (this.options.accessLog === undefined) return;
+    const host = request.host.replace(/[^\x21-\x7e]/g, '?') || '-';
+    this.options.accessLog(
+      `${request.getClientIP()} ${host} ${request.method} ${request.mountPath}${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
       request,
     );
   }
@@ -454,9 +510,6 @@ function describeError(err: unknown): string {
   }
   return parts.join('\nCaused by: ');
 }
-
-// RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port.
-const HOST = /^(?:\[[0-9A-Za-z:.%~_-]*\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
 /**
  * Why the Host header cannot be used, or null when it can. RFC 9112 §3.2:

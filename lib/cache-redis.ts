@@ -31,7 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Cluster, ClusterNode, Redis, RedisOptions } from 'ioredis';
-import { MemoryCacheStore, type CacheEntry, type LockingCacheStore, type MemoryCacheStoreOptions } from './cache.js';
+import { MemoryCacheStore, type CacheEntry, type CacheLock, type LockingCacheStore, type MemoryCacheStoreOptions } from './cache.js';
 
 export interface RedisCacheStoreOptions {
   /** The server, as `redis://[:password@]host:port/db` (default `redis://127.0.0.1:6379`). */
@@ -199,6 +199,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   readonly maxValueBytes: number;
   readonly lockPollInterval: number;
   readonly probeInterval: number;
+  /** Its own `acquire`/`release`/`waitFor`: the coordinator's cross-process lock. */
+  readonly lock: CacheLock<CacheEntry> = this;
   #client: Client;
   #sub: Redis | Cluster;
   #ownClient: boolean;

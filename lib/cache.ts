@@ -3,10 +3,9 @@
  * of the original Nevow page-cache patch, made bounded and pluggable).
  *
  * A store holds finished entries only. Renders under way are promises, which
- * cannot live in a shared store (Redis), so each process keeps them in the
- * `inflight` map of the store object instead: that map is what makes a
- * render single-flight within a process. A store that can also lock across
- * processes implements `acquire`/`release`/`waitFor` (see RedisCacheStore).
+ * cannot live in a shared store (Redis): lib/cache-flight.ts keeps them per
+ * process and per store. A store that can also lock across processes offers
+ * a `lock` (a `CacheLock`, see RedisCacheStore).
  */
 
 /** One stored render: the encoded body and what is needed to replay it. */
@@ -33,22 +32,31 @@ export interface CacheStore<E = CacheEntry> {
   clear(): void | Promise<void>;
   /** Entries held. */
   readonly size: number;
+  /**
+   * Single flight across processes, for a store shared by several (typed,
+   * so the coordinator never probes for methods); in-process stores have none.
+   */
+  readonly lock?: CacheLock<E>;
   /** Removes one key, or every key the predicate accepts. Returns how many were removed. */
   invalidate?(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number>;
 }
 
 /**
- * A store shared by several processes that can also make each render
- * single-flight across them (RedisCacheStore). Page uses these when present:
+ * The cross-process single flight a shared store may offer (RedisCacheStore):
  * the process that takes a key's lock renders; the others `waitFor` its entry.
  */
-export interface LockingCacheStore<E = CacheEntry> extends CacheStore<E> {
+export interface CacheLock<E = CacheEntry> {
   /** Takes the render lock of `key` for `ttlMs`; answers a token, or null when another holds it. */
-  acquire?(key: string, ttlMs: number): Promise<string | null> | string | null;
+  acquire(key: string, ttlMs: number): Promise<string | null> | string | null;
   /** Gives the lock back if `token` still holds it, and wakes the waiters. */
-  release?(key: string, token: string): Promise<void> | void;
+  release(key: string, token: string): Promise<void> | void;
   /** The entry stored for `key` within `timeoutMs`, or undefined when none comes. */
-  waitFor?(key: string, timeoutMs: number): Promise<E | undefined>;
+  waitFor(key: string, timeoutMs: number): Promise<E | undefined>;
+}
+
+/** A store that also locks across processes: its `lock` is what the coordinator uses. */
+export interface LockingCacheStore<E = CacheEntry> extends CacheStore<E> {
+  readonly lock: CacheLock<E>;
 }
 
 /** Rough bytes an entry holds beyond its body (key, headers, object). */
@@ -162,29 +170,3 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
 
 /** The process-wide store used by pages that do not name one. */
 export const defaultCacheStore = new MemoryCacheStore();
-
-/** A render under way: every request for its key waits on `promise`. */
-export interface Pending {
-  readonly promise: Promise<CacheEntry | null>;
-  resolve(entry: CacheEntry | null): void;
-  reject(err: unknown): void;
-}
-
-export function pending(): Pending {
-  let resolve!: (e: CacheEntry | null) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<CacheEntry | null>((res, rej) => { resolve = res; reject = rej; });
-  // Waiters attach their own handlers; this keeps a failure with no waiter
-  // from counting as an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
-const inflightByStore = new WeakMap<object, Map<string, Pending>>();
-
-/** The renders under way in this process for `store`, by key. */
-export function inflight(store: object): Map<string, Pending> {
-  let m = inflightByStore.get(store);
-  if (m === undefined) inflightByStore.set(store, (m = new Map()));
-  return m;
-}

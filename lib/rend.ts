@@ -7,7 +7,6 @@
  * own methods. A Page is a Fragment that is also a web resource: it finds
  * its children (`locateChild`) and answers a request (`renderHTTP`).
  */
-import { createHash } from 'node:crypto';
 import {
   ICurrentSegments,
   IData,
@@ -28,10 +27,12 @@ import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.j
 import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
-import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';
-import { FakeRequest } from './testutil.js';
+import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
+import {
+  CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, cacheState, entryFromResponse, keyURL, replay,
+  type CachePolicy, type CacheLog, type Claim, type WaitResult,
+} from './cache-flight.js';
 import type { BaseRequest } from './request.js';
-import { URL } from './url.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
 export interface DocFactory {
@@ -185,21 +186,7 @@ export class Fragment {
   }
 }
 
-/** How a cached answer was obtained, sent as `X-Cache`. */
-export type CacheStatus = 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS';
-/** A waiter that must render on its own, without storing (timeout or an uncacheable render). */
-const RENDER_ALONE: unique symbol = Symbol('renderAlone');
-type WaitResult = CacheEntry | null | typeof RENDER_ALONE;
-
-/**
- * A request target whose query needs no normalising: for it the cache key
- * can be built directly, and equals `URL.fromContext(ctx).toString()`.
- */
-const PLAIN_QUERY = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})+$/;
-const PLAIN_HOST = /^[A-Za-z0-9.\-:[\]]+$/;
-
-/** Response headers a render sets that are never replayed from the cache. */
-const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag']);
+export type { CacheStatus } from './cache-flight.js';
 
 /** The main Nevow resource: renders its document in answer to a request. */
 export class Page extends Fragment implements Resource {
@@ -219,7 +206,8 @@ export class Page extends Fragment implements Resource {
   /** Seconds a request waits for another request's render before rendering on its own. */
   cacheWaitTimeout = 10;
   /**
-   * Seconds a render may take, or `null` (the default) for no limit. Past it
+   * Seconds a render may take, or `null` (the default): no limit for a page
+   * that is not cached, `Page.cachedRenderTimeout` (60 s) for one that is. Past it
    * the render fails with a `RenderTimeout` (wrapped in a FlattenerError
    * naming the tags it was stuck in when it was waiting on a promise): a 500
    * page when nothing was sent yet, an ended connection when the page was
@@ -232,6 +220,19 @@ export class Page extends Fragment implements Resource {
   renderTimeout: number | null = null;
   /** Where renders are kept. */
   cacheStore: CacheStore = defaultCacheStore;
+  /**
+   * The Cache-Control sent downstream instead of the one the cache derives
+   * (e.g. `'public, max-age=60, s-maxage=600'` for a CDN): a string, or a
+   * function of the request's context answering one (null: the default).
+   * A Cache-Control the render sets itself wins over both.
+   */
+  cacheControl: string | ((ctx: WovenContext) => string | null) | null = null;
+  /**
+   * The render limit of a cached page whose `renderTimeout` is null, in
+   * seconds: a render that hangs fails after it, and its claim on the URL
+   * ends, so the next request renders and stores again.
+   */
+  static cachedRenderTimeout = 60;
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
@@ -293,42 +294,42 @@ export class Page extends Fragment implements Resource {
   // ---- rendering ----
 
   /**
-   * beforeRender → addSlash redirect → cache check → load → flatten →
-   * chainCache → afterRender. Answers a string or Buffer for the site to
-   * send, or '' when the page wrote its own response (streamed).
+   * The pipeline: beforeRender → addSlash redirect → hasCache (a hit answers
+   * here) → load the document → flatten → chainCache → afterRender (inside
+   * the render, before the page is stored). Answers a string or Buffer for
+   * the site to send, '' when the page wrote its own response (streamed or
+   * redirected), or null for a bodiless answer (304).
    */
   renderHTTP(ctx: WovenContext): unknown {
-    if (this.beforeRender !== undefined) {
-      const r = this.beforeRender(ctx);
-      if (isThenable(r)) return Promise.resolve(r).then(() => this.#renderHTTP(ctx));
-    }
-    return this.#renderHTTP(ctx);
+    const before = this.beforeRender?.(ctx);
+    return isThenable(before) ? Promise.resolve(before).then(() => this.#respond(ctx)) : this.#respond(ctx);
   }
 
-  #renderHTTP(ctx: WovenContext): unknown {
+  #respond(ctx: WovenContext): unknown {
     const request = ctx.locate(IRequest) as BaseRequest;
-    if (this.addSlash) {
-      const current = ctx.lookup(ICurrentSegments, []);
-      if (current.length > 0 && current[current.length - 1] !== '') {
-        request.redirect(request.prePathURL() + '/' + (request.query ? '?' + request.query : ''));
-        return '';
-      }
-    }
+    if (this.#redirectToSlash(ctx, request)) return '';
     if (this.cacheTimeout === null || (request.method !== 'GET' && request.method !== 'HEAD')) {
       return this.#render(ctx, request, this.buffered);
     }
     const found = this.hasCache(ctx);
-    if (found === null || found === undefined) return this.#renderAndStore(ctx, request);
-    if (!isThenable(found)) return this.#serve(request, found as CacheEntry);
+    if (found === null || found === undefined) return this.#lead(ctx, request);
+    if (!isThenable(found)) return this.#serve(ctx, request, found as CacheEntry);
     return Promise.resolve(found).then((r: WaitResult) => {
-      if (r === null) return this.#renderAndStore(ctx, request);
-      if (r === RENDER_ALONE) {
-        request.cacheStatus = 'BYPASS';
-        request.setHeader('x-cache', 'BYPASS');
-        return this.#render(ctx, request, true);
-      }
-      return this.#serve(request, r);
+      if (r === null) return this.#lead(ctx, request);
+      if (r !== RENDER_ALONE) return this.#serve(ctx, request, r);
+      cacheState(request).status = 'BYPASS';
+      request.setHeader('x-cache', 'BYPASS');
+      return this.#render(ctx, request, true);
     });
+  }
+
+  /** `addSlash`: `/x` is redirected to `/x/` (within the mount prefix, query kept). */
+  #redirectToSlash(ctx: WovenContext, request: BaseRequest): boolean {
+    if (!this.addSlash) return false;
+    const current = ctx.lookup(ICurrentSegments, []);
+    if (current.length === 0 || current[current.length - 1] === '') return false;
+    request.redirect(request.prePathURL() + '/' + (request.query ? '?' + request.query : ''));
+    return true;
   }
 
   /** Flattens the document: streamed to the request, or collected and returned. */
@@ -338,7 +339,13 @@ export class Page extends Fragment implements Resource {
     try {
       // Remembered here, not before the cache check: a hit needs none of it.
       this.rememberStuff(ctx);
-      if (request.responseHeaders['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
+      const h = request.responseHeaders;
+      if (h['content-type'] === undefined) request.setHeader('content-type', 'text/html; charset=utf-8');
+      // A page not stored here tells shared caches not to store it either
+      // (it may hold form results or a user's data); a page may say otherwise.
+      if (this.cacheTimeout === null && h['cache-control'] === undefined) h['cache-control'] = UNCACHED_CACHE_CONTROL;
+      // nginx would otherwise hold a streamed page until its buffers fill.
+      if (!collect) h['x-accel-buffering'] = 'no';
       const doc = this.loadDocument(ctx);
       const docCtx = new WovenContext(ctx, new Tag('', {}, [doc as Renderable]));
       // A streamed page's chunks are held while the flattener runs without
@@ -380,81 +387,55 @@ export class Page extends Fragment implements Resource {
 
   /** The `renderTimeout` of one render: a signal that aborts with a RenderTimeout, or null when there is none. */
   #deadline(): { signal: AbortSignal; clear: () => void } | null {
-    const seconds = this.renderTimeout;
+    const seconds = this.renderTimeout ?? (this.cacheTimeout === null ? null : Page.cachedRenderTimeout);
     if (seconds === null || !(seconds > 0) || !Number.isFinite(seconds)) return null;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new RenderTimeout(this.constructor.name, seconds)), seconds * 1000);
     return { signal: controller.signal, clear: () => clearTimeout(timer) };
   }
 
+  /** This request renders and stores (under the cross-process lock when the store has one), then serves. */
+  #lead(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
+    return this.#flight().lead(this.cacheIDX(ctx), cacheState(request), this.#policy(), () => this.chainCache(ctx, this.#render(ctx, request, true)), this.#logger(ctx))
+      .then((r) => (typeof r === 'string' ? r : this.#serve(ctx, request, r)));
+  }
+
+  /** Sends a stored render: its headers, the cache headers, and the stored body (null for a 304). */
+  #serve(ctx: WovenContext, request: BaseRequest, entry: CacheEntry): Buffer | null {
+    const own = this.cacheControl;
+    const cc = own === null ? null : typeof own === 'string' ? own : own.call(this, ctx);
+    return replay(request, entry, this.now(), cacheState(request).status ?? 'HIT', cc, this.#policy());
+  }
+
+  // ---- the render cache (the patch's hooks; lib/cache-flight.ts coordinates) ----
+
+  /** The cache settings the coordinator reads. */
+  #policy(): CachePolicy {
+    return {
+      timeout: this.cacheTimeout ?? 0,
+      staleWhileRevalidate: this.staleWhileRevalidate,
+      waitTimeout: this.cacheWaitTimeout,
+      renderLimit: (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout),
+    };
+  }
+
+  #flight(): CacheFlight {
+    return CacheFlight.of(this.cacheStore);
+  }
+
   /**
-   * This request renders and stores. With a store that locks across
-   * processes, it first takes the key's lock; a process that loses the race
-   * waits for the winner's entry instead (rendering itself if none comes).
+   * The cache key: the full URL the client asked for (scheme, host, mount
+   * prefix, path, and the query exactly as `args` are parsed from it). On
+   * the process-wide default store each site has a key space of its own.
    */
-  #renderAndStore(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
-    const store = this.cacheStore as LockingCacheStore;
-    if (typeof store.acquire !== 'function') return this.#renderStoreServe(ctx, request);
-    const key = this.cacheIDX(ctx);
-    return Promise.resolve(store.acquire(key, this.cacheWaitTimeout * 1000)).then(
-      (token) => {
-        if (token !== null) {
-          return this.#renderStoreServe(ctx, request).finally(() => store.release!(key, token));
-        }
-        return Promise.resolve(store.waitFor!(key, this.cacheWaitTimeout * 1000)).then((entry) => {
-          if (entry === undefined) return this.#renderStoreServe(ctx, request);
-          const claimed = inflight(store).get(key);
-          if (claimed !== undefined) this.#settle(key, claimed, entry);
-          request.cacheStatus = 'WAIT';
-          return this.#serve(request, entry);
-        });
-      },
-      (err) => {
-        this.#log(ctx, err, 'cache lock unavailable; rendering locally');
-        return this.#renderStoreServe(ctx, request);
-      },
-    );
-  }
-
-  #renderStoreServe(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
-    return this.chainCache(ctx, this.#render(ctx, request, true)).then((r) => {
-      if (typeof r === 'string') return r;
-      return this.#serve(request, r);
-    });
-  }
-
-  /** Sends a stored render: its headers, cache headers, and the stored Buffer (or 304). */
-  #serve(request: BaseRequest, entry: CacheEntry): Buffer | string {
-    const h = request.responseHeaders;
-    for (const k in entry.headers) h[k] = entry.headers[k]!;
-    const now = this.now();
-    h['x-cache'] = request.cacheStatus ?? 'HIT';
-    h['age'] = String(Math.max(0, Math.floor((now - entry.created) / 1000)));
-    if (entry.expires !== Infinity && entry.headers['cache-control'] === undefined) {
-      h['cache-control'] = `max-age=${Math.max(0, Math.ceil((entry.expires - now) / 1000))}`;
-    }
-    const inm = request.getHeader('if-none-match');
-    if (inm !== undefined && (inm === entry.etag || inm.split(',').some((t) => t.trim() === entry.etag))) {
-      request.setResponseCode(304);
-      return '';
-    }
-    return entry.body;
-  }
-
-  // ---- the render cache (the patch's hooks) ----
-
-  /** The cache key: the request URL (scheme, host, path, query). */
   cacheIDX(ctx: WovenContext): string {
     const request = ctx.locate(IRequest) as BaseRequest;
-    let key = request.cacheKey;
-    if (key === undefined) {
-      // The usual request (a plain host and query) skips parsing a URL per hit.
-      const q = request.uri.indexOf('?');
-      const plain = PLAIN_HOST.test(request.host) && (q === -1 || PLAIN_QUERY.test(request.query));
-      key = plain ? request.prePathURL() + (q === -1 ? '' : '?' + request.query) : URL.fromContext(ctx).toString();
-      request.cacheKey = key;
+    const state = cacheState(request);
+    if (state.key === undefined) {
+      const site = this.cacheStore === defaultCacheStore ? (ctx.lookup(ISite, undefined) as { cacheKeySpace?: string } | undefined) : undefined;
+      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request });
     }
-    return key;
+    return state.key;
   }
 
   /** The stored entry for this request's key (or the promise of it, for an async store). */
@@ -468,194 +449,89 @@ export class Page extends Fragment implements Resource {
   }
 
   /**
-   * The cached page when fresh (or stale within `staleWhileRevalidate`), or
-   * the promise of the render already under way for this key; otherwise it
-   * records, with one clock read, that this request renders, and returns null.
+   * The cached page when fresh (or stale within `staleWhileRevalidate`,
+   * starting one background refresh), or the promise of the render already
+   * under way for this key; otherwise null: this request holds the claim
+   * and renders.
    */
   hasCache(ctx: WovenContext): CacheEntry | Promise<WaitResult> | null {
     if (this.cacheTimeout === null) return null;
     const now = this.now();
     const key = this.cacheIDX(ctx);
-    const request = ctx.locate(IRequest) as BaseRequest;
+    const state = cacheState(ctx.locate(IRequest) as BaseRequest);
+    const flight = this.#flight();
+    const policy = this.#policy();
+    const refresh = (claim: Claim) => this.#refresh(ctx, key, claim);
     let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
     try {
       found = this.lookupCache(ctx);
     } catch (e) {
       found = Promise.reject(e);
     }
-    if (!isThenable(found)) return this.#decide(ctx, request, key, found, now, null);
+    if (!isThenable(found)) return flight.decide(state, key, found, now, policy, null, refresh);
     // An async store: claim the key before waiting for it, so that this
     // process still looks up and renders each key once.
-    const flights = inflight(this.cacheStore);
-    const claimed = flights.has(key) ? null : this.#claim(flights, key);
+    const claimed = flight.running(key, now) === undefined ? flight.claim(key, now, policy) : null;
     return Promise.resolve(found).then(
-      (entry) => this.#decide(ctx, request, key, entry, now, claimed),
+      (entry) => flight.decide(state, key, entry, now, policy, claimed, refresh),
       (err) => {
         this.#log(ctx, err, 'cache store lookup failed; rendering locally');
-        return this.#decide(ctx, request, key, undefined, now, claimed);
+        return flight.decide(state, key, undefined, now, policy, claimed, refresh);
       },
     );
   }
 
-  #claim(flights: Map<string, Pending>, key: string): Pending {
-    const p = pending();
-    flights.set(key, p);
-    return p;
-  }
-
-  #decide(ctx: WovenContext, request: BaseRequest, key: string, entry: CacheEntry | undefined, now: number, claimed: Pending | null): CacheEntry | Promise<WaitResult> | null {
-    if (entry !== undefined && now < entry.expires) {
-      // A fresh hit, the hot path: nothing but the status to record.
-      if (claimed !== null) this.#settle(key, claimed, entry);
-      request.cacheStatus = 'HIT';
-      return entry;
-    }
-    const flights = inflight(this.cacheStore);
-    if (entry !== undefined && now < entry.staleUntil) {
-      request.cacheStatus = 'STALE';
-      const running = flights.get(key);
-      if (claimed !== null || running === undefined) this.#refresh(ctx, request, key, claimed ?? this.#claim(flights, key));
-      return entry;
-    }
-    if (claimed === null) {
-      const running = flights.get(key);
-      if (running !== undefined) {
-        request.cacheStatus = 'WAIT';
-        return this.#wait(running);
-      }
-      this.#claim(flights, key);
-    }
-    request.cacheStatus = 'MISS';
-    return null;
-  }
-
-  /** Waits for another request's render, at most `cacheWaitTimeout` seconds. */
-  #wait(running: Pending): Promise<WaitResult> {
-    if (!(this.cacheWaitTimeout > 0) || !Number.isFinite(this.cacheWaitTimeout)) return running.promise.then((e) => e ?? RENDER_ALONE);
-    return new Promise<WaitResult>((resolve, reject) => {
-      // With a store that locks across processes, this process's leader may
-      // itself wait one timeout for another process before rendering: its
-      // local waiters give it that long and a render's worth more.
-      const locking = typeof (this.cacheStore as LockingCacheStore).acquire === 'function';
-      const timer = setTimeout(() => resolve(RENDER_ALONE), this.cacheWaitTimeout * (locking ? 2 : 1) * 1000);
-      running.promise.then(
-        (e) => { clearTimeout(timer); resolve(e ?? RENDER_ALONE); },
-        (err) => { clearTimeout(timer); reject(err); },
-      );
-    });
-  }
-
-  /** Refreshes a stale entry in the background, on a detached copy of the request. */
-  #refresh(ctx: WovenContext, request: BaseRequest, key: string, claimed: Pending): void {
-    const detached = new FakeRequest({ uri: request.uri, method: 'GET', headers: request.headers as Record<string, string>, secure: request.isSecure() });
-    detached.prepath = request.prepath.slice();
-    detached.postpath = request.postpath.slice();
-    detached.cacheKey = key;
+  /** Refreshes a stale entry in the background, on a detached copy of the real request. */
+  #refresh(ctx: WovenContext, key: string, claim: Claim): void {
+    const detached = (ctx.locate(IRequest) as BaseRequest).detach();
+    cacheState(detached).key = key;
     const bctx = new RequestContext(ctx, detached);
-    const store = this.cacheStore as LockingCacheStore;
-    const refresh = (): Promise<unknown> => this.#chain(bctx, key, claimed, this.#render(bctx, detached, true));
-    let done: Promise<unknown>;
-    if (typeof store.acquire !== 'function') done = refresh();
-    else {
-      // Across processes too, one refresh per key: a process that cannot take the lock leaves it to the holder.
-      done = Promise.resolve(store.acquire(key, this.cacheWaitTimeout * 1000)).then((token) => {
-        if (token !== null) return refresh().finally(() => store.release!(key, token));
-        this.#settle(key, claimed, null);
-        return undefined;
-      });
-    }
-    done.catch((err) => {
-      // Settled already when the render itself failed; not when taking the lock did.
-      this.#abandon(key, claimed, err);
-      this.#log(ctx, err, 'background refresh failed; serving the stale page');
-    });
+    const flight = this.#flight();
+    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
+    flight.refresh(key, claim, this.#policy(), render, this.#logger(ctx));
   }
 
   /**
-   * Links a render to the pending entry of its key: on success the entry is
-   * stored (when the response may be cached) and every waiter gets it; on
-   * failure every waiter gets the error and the key is free to render again.
-   * Resolves with the stored entry, or with the page text when it was not stored.
+   * Links a render to the claim on its key: on success the entry is stored
+   * (when the response may be cached) and every waiter gets it; on failure
+   * every waiter gets the error and the key is free to render again.
+   * Resolves with the stored entry, or with the page text when not stored.
    */
   chainCache(ctx: WovenContext, rendering: Promise<string>): Promise<CacheEntry | string> {
     const key = this.cacheIDX(ctx);
-    const flights = inflight(this.cacheStore);
-    let claimed = flights.get(key);
-    if (claimed === undefined) flights.set(key, (claimed = pending()));
-    return this.#chain(ctx, key, claimed, rendering);
+    const request = ctx.locate(IRequest) as BaseRequest;
+    const flight = this.#flight();
+    const claim = flight.claimed(key, this.now(), this.#policy());
+    return flight.chain(key, claim, rendering, (html) => this.#entry(html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
-  #chain(ctx: WovenContext, key: string, claimed: Pending, rendering: Promise<string>): Promise<CacheEntry | string> {
-    return rendering.then(
-      async (html) => {
-        const request = ctx.locate(IRequest) as BaseRequest;
-        const entry = this.#entry(html, request);
-        if (entry === null) {
-          this.#settle(key, claimed, null);
-          return html;
-        }
-        try {
-          await this.storeCache(ctx, entry);
-        } catch (err) {
-          this.#log(ctx, err, 'cache store write failed');
-        }
-        this.#settle(key, claimed, entry);
-        return entry;
-      },
-      (err) => {
-        this.#abandon(key, claimed, err);
-        throw err;
-      },
-    );
-  }
-
-  /**
-   * Ends a render under way: frees `key` if `claimed` still holds it and
-   * gives every waiter the entry (null: render on your own), or with
-   * `#abandon` the error. Settling twice is harmless: a promise keeps its
-   * first outcome.
-   */
-  #settle(key: string, claimed: Pending, entry: CacheEntry | null): void {
-    this.#release(key, claimed);
-    claimed.resolve(entry);
-  }
-
-  #abandon(key: string, claimed: Pending, error: unknown): void {
-    this.#release(key, claimed);
-    claimed.reject(error);
-  }
-
-  #release(key: string, claimed: Pending): void {
-    const flights = inflight(this.cacheStore);
-    if (flights.get(key) === claimed) flights.delete(key);
-  }
-
-  /** A storable entry for a finished render, or null when the response must not be cached. */
   #entry(html: string, request: BaseRequest): CacheEntry | null {
-    const h = request.responseHeaders;
-    if (request.code !== 200 || h['set-cookie'] !== undefined || request.finished) return null;
-    const now = this.now();
-    const body = Buffer.from(html);
-    const headers: Record<string, string> = {};
-    for (const k in h) if (!UNREPLAYABLE.has(k)) headers[k] = String(h[k]);
-    const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-    headers['etag'] = etag;
-    const timeout = this.cacheTimeout ?? 0;
-    const expires = timeout === 0 ? Infinity : now + timeout * 1000;
-    return { body, headers, etag, created: now, expires, staleUntil: expires + Math.max(0, this.staleWhileRevalidate) * 1000 };
+    return entryFromResponse(html, request, this.now(), this.#policy());
+  }
+
+  #logger(ctx: WovenContext): CacheLog {
+    return (err, what) => this.#log(ctx, err, what);
   }
 
   #log(ctx: WovenContext, err: unknown, what: string): void {
     logError(ctx, err, what);
   }
 
-  /** Removes a URL's stored render (or every key the predicate accepts) from this page's store. */
+  /**
+   * Removes a URL's stored render (or every key the predicate accepts) from
+   * this page's store. On the default store a URL is removed from every
+   * site's key space, and a predicate sees URLs, not key spaces.
+   */
   invalidate(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number> {
     return Page.invalidate(keyOrPredicate, this.cacheStore);
   }
 
   /** Removes renders from a store (the default store unless told). */
   static invalidate(keyOrPredicate: string | ((key: string) => boolean), store: CacheStore = defaultCacheStore): number | Promise<number> {
+    if (store === defaultCacheStore) {
+      const wanted = keyOrPredicate;
+      keyOrPredicate = typeof wanted === 'string' ? (k) => keyURL(k) === wanted : (k) => wanted(keyURL(k));
+    }
     if (store.invalidate) return store.invalidate(keyOrPredicate);
     if (typeof keyOrPredicate !== 'string') throw new TypeError('this cache store can only invalidate single keys');
     const r = store.delete(keyOrPredicate);
@@ -683,9 +559,7 @@ export class Page extends Fragment implements Resource {
 }
 
 /** What a request's answer was served as; for logging and tests. */
-export function cacheStatus(request: object): CacheStatus | undefined {
-  return (request as BaseRequest).cacheStatus;
-}
+export { cacheStatus } from './cache-flight.js';
 
 /** An application-remembered handler for unknown URLs (Nevow's ICanHandleNotFound). */
 export interface NotFoundHandler {

@@ -70,6 +70,12 @@ export interface RequestInit {
   secure?: boolean | undefined;
   clientIP?: string | undefined;
   clientproto?: string | undefined;
+  /**
+   * The path the request was mounted under, still encoded (Express's
+   * `baseUrl`, e.g. `/app`): part of every URL the request makes, not of
+   * what traversal sees.
+   */
+  mountPath?: string | undefined;
 }
 
 /** The request and response of one exchange. */
@@ -94,10 +100,8 @@ export abstract class BaseRequest {
   // dictionary mode): node writes it as it is on every response. Names are
   // read with hasOwn, and `__proto__` is refused by setHeader.
   readonly responseHeaders: Record<string, string | string[]> = {};
-  /** How the render cache answered (`X-Cache`), when it did. */
-  cacheStatus: 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS' | undefined = undefined;
-  /** The render cache's key for this request, once computed. */
-  cacheKey: string | undefined = undefined;
+  /** The mount prefix (Express's `baseUrl`), encoded, or ''. */
+  mountPath: string;
   /** True once the status line and headers have gone out. */
   startedWriting = false;
   finished = false;
@@ -126,7 +130,25 @@ export abstract class BaseRequest {
     this.#secure = init.secure ?? false;
     this.#clientIP = init.clientIP ?? '127.0.0.1';
     this.clientproto = init.clientproto ?? 'HTTP/1.1';
+    this.mountPath = init.mountPath ?? '';
     this.postpath = pathSegments(this.path);
+  }
+
+  /**
+   * A copy of this request that answers nobody, for work that outlives it
+   * (the render cache's background refresh): a GET of the
+   * same target, with the same scheme, headers (Host as the site sees it),
+   * client address, protocol, mount prefix and traversal state.
+   */
+  detach(): DetachedRequest {
+    const d = new DetachedRequest({
+      uri: this.uri, method: 'GET', headers: this.#headers, secure: this.#secure,
+      clientIP: this.#clientIP, clientproto: this.clientproto, mountPath: this.mountPath,
+    });
+    if (this.#body !== undefined) d.#body = this.#body;
+    d.prepath = this.prepath.slice();
+    d.postpath = this.postpath.slice();
+    return d;
   }
 
   /** Query and form fields, decoded; parsed on first use. */
@@ -164,10 +186,15 @@ export abstract class BaseRequest {
     return this.#secure;
   }
 
-  /** Used by VHostMonsterResource to present the public address. */
+  /**
+   * Used by VHostMonsterResource to present the public address. The public
+   * path is what the proxy sent after the host segment, so the mount prefix
+   * no longer applies.
+   */
   rewriteAddress(secure: boolean, host: string): void {
     this.#secure = secure;
     this.#headers = { ...this.#headers, host };
+    this.mountPath = '';
   }
 
   getClientIP(): string {
@@ -205,16 +232,16 @@ export abstract class BaseRequest {
     return `${this.isSecure() ? 'https' : 'http'}://${this.host || 'localhost'}`;
   }
 
-  /** Absolute URL of the path consumed so far by traversal (Nevow's prePathURL). */
+  /** Absolute URL of the path consumed so far by traversal (Nevow's prePathURL), mount prefix included. */
   prePathURL(): string {
     let p = '';
     for (const s of this.prepath) p += '/' + encodeURIComponent(s);
-    return this.origin() + (p === '' ? '/' : p);
+    return this.origin() + this.mountPath + (p === '' ? '/' : p);
   }
 
-  /** Absolute URL of the whole request. */
+  /** Absolute URL of the whole request, mount prefix included. */
   URLPath(): string {
-    return this.origin() + this.uri;
+    return this.origin() + this.mountPath + this.uri;
   }
 
   /** Writes part of the body; the headers go out first. */
@@ -262,4 +289,17 @@ export abstract class BaseRequest {
   abstract abort(): void;
   /** Whether the client went away. */
   abstract get disconnected(): boolean;
+}
+
+/** A request that answers nobody (see `BaseRequest.detach`): what it writes is dropped. */
+export class DetachedRequest extends BaseRequest {
+  protected sendHead(): void {}
+  protected sendBody(): void {}
+  protected end(): void {}
+  abort(): void {
+    this.finished = true;
+  }
+  get disconnected(): boolean {
+    return false;
+  }
 }

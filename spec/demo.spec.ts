@@ -102,7 +102,7 @@ describe('demo site', () => {
       const second = await ask(demo, '/forever');
       expect(second.sentHeaders?.['x-cache']).to.equal('HIT');
       expect(renderedAt(second.written)).to.equal(renderedAt(first.written));
-      expect(second.sentHeaders?.['cache-control']).to.equal(undefined);
+      expect(second.sentHeaders?.['cache-control']).to.equal('public, no-cache');
     });
 
     it('does not share renders between two demo sites', async () => {
@@ -198,14 +198,14 @@ describe('demo site', () => {
   });
 
   describe('access log', () => {
-    it('logs one line per request: method, path, status, ms, X-Cache', async () => {
+    it('logs one line per request: client IP, host, method, path, status, ms, X-Cache', async () => {
       await ask(demo, '/cached');
       await ask(demo, '/cached');
       await ask(demo, '/nothing');
       expect(logged).to.have.length(3);
-      expect(logged[0]).to.match(/^GET \/cached 200 \d+(\.\d+)?ms MISS$/);
-      expect(logged[1]).to.match(/^GET \/cached 200 \d+(\.\d+)?ms HIT$/);
-      expect(logged[2]).to.match(/^GET \/nothing 404 \d+(\.\d+)?ms -$/);
+      expect(logged[0]).to.match(/^127\.0\.0\.1 localhost GET \/cached 200 \d+(\.\d+)?ms MISS$/);
+      expect(logged[1]).to.match(/^127\.0\.0\.1 localhost GET \/cached 200 \d+(\.\d+)?ms HIT$/);
+      expect(logged[2]).to.match(/^127\.0\.0\.1 localhost GET \/nothing 404 \d+(\.\d+)?ms -$/);
     });
   });
 });

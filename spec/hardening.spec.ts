@@ -21,7 +21,7 @@ import {
   Page, NevowSite, MemoryCacheStore, FakeRequest, IRequest, FlattenerError, RenderTimeout, TemplateError, TemplateNotFound,
   type DocFactory, type Renderable, type SiteOptions, type WovenContext, type BaseRequest,
 } from '../lib/index.js';
-import { inflight } from '../lib/cache.js';
+import { inflight } from '../lib/cache-flight.js';
 
 function stanDoc(tree: Renderable): DocFactory {
   return { load: () => precompile(tree) };
@@ -93,14 +93,17 @@ function rawGet(path: string, headers = 'Host: 127.0.0.1\r\n', method = 'GET', v
 /** One response over node:http; `complete` is false when the connection ended it early. */
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }> {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', () => {}); // 'aborted': reported as complete === false
       res.on('close', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), complete: res.complete }));
     });
     req.on('timeout', () => req.destroy(new Error(`no answer to ${path} within 5 s`)));
-    req.on('error', reject);
+    // A page cut off midway ends with a reset: the response's 'close' reports it.
+    req.on('error', (err) => { if (!answered) reject(err); });
     req.end();
   });
 }

@@ -1,0 +1,416 @@
+/**
+ * The render cache's coordinator: what the Nevow page-cache patch did inside
+ * `Page`, as an object of its own (one per store).
+ *
+ * For each request of a cached page it decides HIT (fresh entry), STALE
+ * (expired but within `staleWhileRevalidate`: served, one background refresh
+ * started), WAIT (another request of this process is rendering the key: wait
+ * for it, at most `cacheWaitTimeout`) or MISS (this request claims the key and
+ * renders). A claim ends when its render settles, and at the latest when its
+ * render limit has passed, so one hung render cannot keep a URL uncached.
+ * With a store that locks across processes (`store.lock`), a leader first
+ * takes the key's lock, and a process that loses the race waits for the
+ * winner's entry. It also builds an entry from a finished response and
+ * replays one with the headers downstream caches need (RFC 9111).
+ *
+ * The per-request part (key, status) lives in a WeakMap beside the request.
+ */
+import { createHash } from 'node:crypto';
+import type { CacheEntry, CacheLock, CacheStore } from './cache.js';
+import type { BaseRequest } from './request.js';
+
+/** How a cached answer was obtained, sent as `X-Cache`. */
+export type CacheStatus = 'HIT' | 'MISS' | 'WAIT' | 'STALE' | 'BYPASS';
+
+/** A page's cache settings, in seconds, as the coordinator reads them. */
+export interface CachePolicy {
+  /** `0`: for the life of the process; `> 0`: that many seconds. */
+  readonly timeout: number;
+  readonly staleWhileRevalidate: number;
+  /** How long a request waits for another's render before rendering on its own. */
+  readonly waitTimeout: number;
+  /** How long a claim on a key may last (the render limit). */
+  readonly renderLimit: number;
+}
+
+/** The cache's record of one request, kept beside it (never on it). */
+export interface RequestCacheState {
+  /** The key, once built (`cacheIDX` memoises it here). */
+  key: string | undefined;
+  status: CacheStatus | undefined;
+}
+
+const states = new WeakMap<object, RequestCacheState>();
+
+/** The cache state of `request`, made on first use. */
+export function cacheState(request: object): RequestCacheState {
+  let s = states.get(request);
+  if (s === undefined) states.set(request, (s = { key: undefined, status: undefined }));
+  return s;
+}
+
+/** What a request's answer was served as (`X-Cache`), when the cache answered it. */
+export function cacheStatus(request: object): CacheStatus | undefined {
+  return states.get(request)?.status;
+}
+
+// ---- keys ---------------------------------------------------------------------------
+
+/** Characters a key keeps as they are; anything else is percent-encoded. */
+const KEY_SAFE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/;
+const HOST_SAFE = /^[A-Za-z0-9.\-:[\]]*$/;
+
+/** `s` with every character outside `safe` percent-encoded (a code unit at a time: injective). */
+function escapeKeyPart(s: string, safe: RegExp, unsafe: RegExp): string {
+  if (safe.test(s)) return s;
+  return s.replace(unsafe, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? '%' + n.toString(16).toUpperCase().padStart(2, '0') : '%u' + n.toString(16).toUpperCase().padStart(4, '0');
+  });
+}
+
+/** What a key is made of: a key space, the URL, and the request parts the page varies by. */
+export interface KeyParts {
+  /** A prefix keeping one site's keys apart from another's in a shared store ('' for none). */
+  readonly space: string;
+  readonly request: BaseRequest;
+  /** Extra inputs the page varies by (e.g. header values), each kept distinct. */
+  readonly vary?: readonly string[];
+}
+
+/**
+ * The one key builder: the full URL the client asked for (scheme, host,
+ * mount prefix, traversed path), and the query exactly as the request's
+ * `args` are parsed from it (a `#` in a raw target is part of the query
+ * there, so it is part of the key too), then the vary inputs.
+ */
+export function cacheKey({ space, request, vary }: KeyParts): string {
+  const host = escapeKeyPart(request.host, HOST_SAFE, /[^A-Za-z0-9.\-:[\]]/g);
+  let key = `${space}${request.isSecure() ? 'https' : 'http'}://${host || 'localhost'}${request.mountPath}`;
+  const pre = request.prepath;
+  if (pre.length === 0) key += '/';
+  for (let i = 0; i < pre.length; i++) key += '/' + encodeURIComponent(pre[i]!);
+  if (request.uri.indexOf('?') !== -1) key += '?' + escapeKeyPart(request.query, KEY_SAFE, /%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]/g);
+  if (vary !== undefined) for (const v of vary) key += '\0' + v.replace(/[\0\\]/g, '\\$&');
+  return key;
+}
+
+/** The prefix `siteKeySpace` makes: `[site 3]`. */
+const SPACE = /^\[site \d+\]/;
+let sites = 0;
+
+/** A fresh key space for one site on the process-wide store. */
+export function siteKeySpace(): string {
+  return `[site ${++sites}]`;
+}
+
+/** A key without its site key space: the URL (and vary inputs) it stands for. */
+export function keyURL(key: string): string {
+  return key.charCodeAt(0) === 91 /* [ */ ? key.replace(SPACE, '') : key;
+}
+
+// ---- claims and the decision --------------------------------------------------------
+
+/** A render under way for a key: every request for the key waits on `promise`. */
+export interface Claim {
+  readonly promise: Promise<CacheEntry | null>;
+  resolve(entry: CacheEntry | null): void;
+  reject(err: unknown): void;
+  /** Clock (ms) after which the claim no longer holds the key. */
+  readonly until: number;
+}
+
+function claimUntil(until: number): Claim {
+  let resolve!: (e: CacheEntry | null) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<CacheEntry | null>((res, rej) => { resolve = res; reject = rej; });
+  // Waiters attach their own handlers; this keeps a failure with no waiter
+  // from counting as an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject, until };
+}
+
+/** A waiter that must render on its own, without storing (timeout or an uncacheable render). */
+export const RENDER_ALONE: unique symbol = Symbol('renderAlone');
+export type WaitResult = CacheEntry | null | typeof RENDER_ALONE;
+
+/** Where the coordinator reports what it could not do (a store or lock failure). */
+export type CacheLog = (err: unknown, what: string) => void;
+
+const flights = new WeakMap<object, CacheFlight>();
+
+/** The coordinator of one store: the renders under way in this process for its keys. */
+export class CacheFlight {
+  readonly store: CacheStore;
+  readonly lock: CacheLock | null;
+  #claims = new Map<string, Claim>();
+
+  constructor(store: CacheStore) {
+    this.store = store;
+    this.lock = store.lock ?? null;
+  }
+
+  /** The coordinator of `store` (one per store object, made on first use). */
+  static of(store: CacheStore): CacheFlight {
+    let f = flights.get(store);
+    if (f === undefined) flights.set(store, (f = new CacheFlight(store)));
+    return f;
+  }
+
+  /** Renders under way in this process, by key. */
+  get claims(): ReadonlyMap<string, Claim> {
+    return this.#claims;
+  }
+
+  /** The claim holding `key` now; one past its limit is dropped (its render is left to finish, unstored). */
+  running(key: string, now: number): Claim | undefined {
+    const c = this.#claims.get(key);
+    if (c === undefined || now < c.until) return c;
+    this.#claims.delete(key);
+    c.resolve(null); // its waiters render on their own
+    return undefined;
+  }
+
+  /** Records that a render of `key` is under way, for at most `renderLimit` seconds. */
+  claim(key: string, now: number, policy: CachePolicy): Claim {
+    const c = claimUntil(now + policy.renderLimit * 1000);
+    this.#claims.set(key, c);
+    return c;
+  }
+
+  /** The claim for `key`, made if there is none (a render started without `decide`). */
+  claimed(key: string, now: number, policy: CachePolicy): Claim {
+    return this.running(key, now) ?? this.claim(key, now, policy);
+  }
+
+  /**
+   * HIT, STALE, WAIT or MISS for the entry looked up at `now`. Answers the
+   * entry to serve, the promise of another request's render, or null when
+   * this request holds the claim and must render. `claimed` is a claim taken
+   * before an asynchronous lookup; `refresh` starts a background render.
+   */
+  decide(state: RequestCacheState, key: string, entry: CacheEntry | undefined, now: number, policy: CachePolicy,
+    claimed: Claim | null, refresh: (claim: Claim) => void): CacheEntry | Promise<WaitResult> | null {
+    if (entry !== undefined && now < entry.expires) {
+      // A fresh hit, the hot path: nothing but the status to record.
+      if (claimed !== null) this.settle(key, claimed, entry);
+      state.status = 'HIT';
+      return entry;
+    }
+    if (entry !== undefined && now < entry.staleUntil) {
+      state.status = 'STALE';
+      if (claimed !== null) refresh(claimed);
+      else if (this.running(key, now) === undefined) refresh(this.claim(key, now, policy));
+      return entry;
+    }
+    if (claimed === null) {
+      const running = this.running(key, now);
+      if (running !== undefined) {
+        state.status = 'WAIT';
+        return this.wait(running, policy);
+      }
+      this.claim(key, now, policy);
+    }
+    state.status = 'MISS';
+    return null;
+  }
+
+  /** Waits for another request's render, at most the wait timeout. */
+  wait(running: Claim, policy: CachePolicy): Promise<WaitResult> {
+    const seconds = policy.waitTimeout;
+    if (!(seconds > 0) || !Number.isFinite(seconds)) return running.promise.then((e) => e ?? RENDER_ALONE);
+    return new Promise<WaitResult>((resolve, reject) => {
+      // With a cross-process lock, this process's leader may itself wait one
+      // timeout for another process before rendering: its local waiters give
+      // it that long and a render's worth more.
+      const timer = setTimeout(() => resolve(RENDER_ALONE), seconds * (this.lock !== null ? 2 : 1) * 1000);
+      running.promise.then(
+        (e) => { clearTimeout(timer); resolve(e ?? RENDER_ALONE); },
+        (err) => { clearTimeout(timer); reject(err); },
+      );
+    });
+  }
+
+  /**
+   * Runs `renderStore` as this key's leader. With a cross-process lock it
+   * first takes the key's lock; losing the race, it waits for the winner's
+   * entry (answered with status WAIT) and renders itself only if none comes.
+   */
+  lead(key: string, state: RequestCacheState, policy: CachePolicy, renderStore: () => Promise<CacheEntry | string>, log: CacheLog): Promise<CacheEntry | string> {
+    const lock = this.lock;
+    if (lock === null) return renderStore();
+    const ms = policy.waitTimeout * 1000;
+    return Promise.resolve(lock.acquire(key, ms)).then(
+      (token) => {
+        if (token !== null) return renderStore().finally(() => lock.release(key, token));
+        return lock.waitFor(key, ms).then((entry) => {
+          if (entry === undefined) return renderStore();
+          const claimed = this.#claims.get(key);
+          if (claimed !== undefined) this.settle(key, claimed, entry);
+          state.status = 'WAIT';
+          return entry;
+        });
+      },
+      (err) => {
+        log(err, 'cache lock unavailable; rendering locally');
+        return renderStore();
+      },
+    );
+  }
+
+  /**
+   * Links a render to its claim: on success the entry `toEntry` makes is
+   * stored (when the response may be cached) and every waiter gets it; on
+   * failure every waiter gets the error and the key is free to render again.
+   * Resolves with the stored entry, or with the page text when not stored.
+   */
+  chain(key: string, claim: Claim, rendering: Promise<string>, toEntry: (html: string) => CacheEntry | null,
+    store: (entry: CacheEntry) => void | Promise<void>, log: CacheLog): Promise<CacheEntry | string> {
+    return rendering.then(
+      async (html) => {
+        const entry = toEntry(html);
+        // A claim dropped past its limit stores nothing: a newer leader owns the key.
+        if (entry === null || this.#claims.get(key) !== claim) {
+          this.settle(key, claim, entry);
+          return entry ?? html;
+        }
+        try {
+          await store(entry);
+        } catch (err) {
+          log(err, 'cache store write failed');
+        }
+        this.settle(key, claim, entry);
+        return entry;
+      },
+      (err) => {
+        this.abandon(key, claim, err);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Refreshes a stale entry in the background (`render` renders and stores
+   * through `chain`). Across processes too, one refresh per key: a process
+   * that cannot take the lock leaves it to the holder.
+   */
+  refresh(key: string, claim: Claim, policy: CachePolicy, render: () => Promise<unknown>, log: CacheLog): void {
+    const lock = this.lock;
+    let done: Promise<unknown>;
+    if (lock === null) done = render();
+    else {
+      done = Promise.resolve(lock.acquire(key, policy.waitTimeout * 1000)).then((token) => {
+        if (token !== null) return render().finally(() => lock.release(key, token));
+        this.settle(key, claim, null);
+        return undefined;
+      });
+    }
+    done.catch((err) => {
+      // Settled already when the render itself failed; not when taking the lock did.
+      this.abandon(key, claim, err);
+      log(err, 'background refresh failed; serving the stale page');
+    });
+  }
+
+  /**
+   * Ends a render under way: frees `key` if `claim` still holds it and gives
+   * every waiter the entry (null: render on your own). Settling twice is
+   * harmless: a promise keeps its first outcome.
+   */
+  settle(key: string, claim: Claim, entry: CacheEntry | null): void {
+    if (this.#claims.get(key) === claim) this.#claims.delete(key);
+    claim.resolve(entry);
+  }
+
+  /** `settle` with an error: every waiter gets it. */
+  abandon(key: string, claim: Claim, error: unknown): void {
+    if (this.#claims.get(key) === claim) this.#claims.delete(key);
+    claim.reject(error);
+  }
+}
+
+/** The renders under way in this process for `store`, by key. */
+export function inflight(store: CacheStore): ReadonlyMap<string, Claim> {
+  return CacheFlight.of(store).claims;
+}
+
+// ---- entries: built from a response, replayed on one ----------------------------------
+
+/** Response headers a render sets that are never replayed from the cache. */
+const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag', 'x-accel-buffering', 'x-accel-expires']);
+
+/** A storable entry for a finished render, or null when the response must not be cached. */
+export function entryFromResponse(html: string, request: BaseRequest, now: number, policy: CachePolicy): CacheEntry | null {
+  const h = request.responseHeaders;
+  if (request.code !== 200 || h['set-cookie'] !== undefined || request.finished) return null;
+  const body = Buffer.from(html);
+  const headers: Record<string, string> = {};
+  for (const k in h) if (!UNREPLAYABLE.has(k)) headers[k] = String(h[k]);
+  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  headers['etag'] = etag;
+  const expires = policy.timeout === 0 ? Infinity : now + policy.timeout * 1000;
+  return { body, headers, etag, created: now, expires, staleUntil: expires + Math.max(0, policy.staleWhileRevalidate) * 1000 };
+}
+
+/**
+ * The Cache-Control sent downstream with a cached page. A `T`-second entry
+ * says `max-age=T` and the replay adds `Age`, so a downstream cache's
+ * freshness (max-age − Age) ends when the origin's entry does; a page cached
+ * for the life of the process says `no-cache`: downstream may keep it but
+ * must revalidate with its ETag (a cheap 304), so `invalidate()` reaches
+ * users. `staleWhileRevalidate` is advertised as `stale-while-revalidate`.
+ */
+export function downstreamCacheControl(entry: CacheEntry, policy: CachePolicy): string {
+  if (entry.expires === Infinity) return 'public, no-cache';
+  const lifetime = Math.round((entry.expires - entry.created) / 1000);
+  const swr = Math.round((entry.staleUntil - entry.expires) / 1000);
+  return swr > 0 && policy.staleWhileRevalidate > 0 ? `public, max-age=${lifetime}, stale-while-revalidate=${swr}` : `public, max-age=${lifetime}`;
+}
+
+/**
+ * The Cache-Control of a page that is not cached here: `private` keeps shared
+ * caches (nginx, Varnish, CDNs) from storing it; `no-cache` has browsers ask
+ * again. (`no-store` would say the same to proxies, but Chromium then holds
+ * back a streamed page's rendering: spec/demo.browser.spec.ts.)
+ */
+export const UNCACHED_CACHE_CONTROL = 'private, no-cache';
+
+/** RFC 9110 §13.1.2: `If-None-Match` matches with weak comparison, `*` or any of a list. */
+export function etagMatches(header: string, etag: string): boolean {
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  if (header.trim() === '*') return true;
+  for (let t of header.split(',')) {
+    t = t.trim();
+    if (t.startsWith('W/')) t = t.slice(2);
+    if (t === opaque) return true;
+  }
+  return false;
+}
+
+/**
+ * Replays a stored entry on `request`: its headers, `X-Cache`, `Age` and the
+ * downstream Cache-Control (unless the render set its own, or `cacheControl`
+ * overrides it), then the body, or a bodiless 304 (answered as null) when
+ * the client's validator matches.
+ */
+export function replay(request: BaseRequest, entry: CacheEntry, now: number, status: CacheStatus, cacheControl: string | null, policy: CachePolicy): Buffer | null {
+  const h = request.responseHeaders;
+  for (const k in entry.headers) h[k] = entry.headers[k]!;
+  h['x-cache'] = status;
+  if (entry.expires !== Infinity) {
+    // Rounded up: downstream freshness may end up to a second early, never late.
+    h['age'] = String(Math.max(0, Math.ceil((now - entry.created) / 1000)));
+    // nginx ignores Age (it would keep the page max-age seconds from now);
+    // this absolute expiry is what it obeys instead, and it never forwards it.
+    // nginx counts an entry stale once the clock is past this second: the one
+    // before the origin's expiry, so nginx never holds the page longer.
+    h['x-accel-expires'] = '@' + (Math.floor(entry.expires / 1000) - 1);
+  }
+  if (entry.headers['cache-control'] === undefined) h['cache-control'] = cacheControl ?? downstreamCacheControl(entry, policy);
+  const inm = request.getHeader('if-none-match');
+  if (inm !== undefined && etagMatches(inm, entry.etag)) {
+    request.setResponseCode(304);
+    return null;
+  }
+  return entry.body;
+}
