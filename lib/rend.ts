@@ -24,7 +24,8 @@ import {
   WovenContext,
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
-import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
+import { parseDirective } from './accessors.js';
 import { MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore, type LockingCacheStore, type Pending } from './cache.js';

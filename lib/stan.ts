@@ -102,11 +102,22 @@ export class Tag {
     return this;
   }
 
-  /** Sets attributes and specials from a plain object (Nevow's `tag(**kw)`). */
+  /**
+   * Sets attributes and specials from a plain object (Nevow's `tag(**kw)`).
+   * `render` and `macro` must be functions or directives: a string here is
+   * refused, because an object like this one can come from `JSON.parse`, and
+   * data must never choose which code runs.
+   */
   set(attrs: Record<string, unknown>): this {
     for (const k of Object.keys(attrs)) {
-      if (SPECIAL_SET.has(k)) (this as any)[k] = attrs[k];
-      else this.attributes[k] = attrs[k];
+      const v = attrs[k];
+      if (SPECIAL_SET.has(k)) {
+        if ((k === 'render' || k === 'macro') && v !== undefined) {
+          const problem = specialProblem(k, v);
+          if (problem !== null) throw new TypeError(`<${this.tagName || 'invisible'}>: ${problem}`);
+        }
+        (this as any)[k] = v;
+      } else this.attributes[k] = v;
     }
     return this;
   }
@@ -261,6 +272,20 @@ export class Slot {
 export function slot(name: string, ...fallback: Renderable[]): Slot {
   if (fallback.length === 0) return new Slot(name);
   return new Slot(name, fallback.length === 1 ? fallback[0] : fallback, true);
+}
+
+/**
+ * Why `spec` cannot name code to run as a `render` or `macro` special, or
+ * null when it can: only a function or a `Directive` can (neither is
+ * something `JSON.parse` can make).
+ */
+export function specialProblem(special: 'render' | 'macro', spec: unknown): string | null {
+  if (typeof spec === 'function' || spec instanceof Directive) return null;
+  const what = spec === null ? 'null' : typeof spec !== 'object' ? typeof spec : (spec as object).constructor?.name ?? 'Object (null prototype)';
+  const hint = typeof spec === 'string'
+    ? ` (write directive(${JSON.stringify(spec)}): a string is data, and data never names a ${special === 'render' ? 'renderer' : 'macro'})`
+    : '';
+  return `a ${special} special must be a function or a directive, not ${what}${hint}`;
 }
 
 /** A name resolved at render time: `render_<name>`, `data_<name>` or a container key. */

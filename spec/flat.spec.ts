@@ -195,9 +195,9 @@ describe('flatten', () => {
       await assertFlattensTo(T.ul(T.li({ pattern: 'item' }, 'never'), T.li('shown'), T.li({ pattern: 'empty' })), '<ul><li>shown</li></ul>');
     });
 
-    it('writes xml() as is, and comments, CDATA and entities', async () => {
+    it('writes xml() as is, and comments, CDATA (as escaped text outside SVG/MathML) and entities', async () => {
       await assertFlattensTo(T.p(xml('<b>&nbsp;</b>'), comment(' note '), cdata('a<b&c'), entities.nbsp, entities.amp),
-        '<p><b>&nbsp;</b><!-- note --><![CDATA[a<b&c]]>&#160;&amp;</p>');
+        '<p><b>&nbsp;</b><!-- note -->a&lt;b&amp;c&#160;&amp;</p>');
     });
 
     describe('comments', () => {
@@ -218,7 +218,7 @@ describe('flatten', () => {
     });
 
     it('splits a CDATA section around "]]>"', async () => {
-      await assertFlattensTo(cdata('a]]>b'), '<![CDATA[a]]]]><![CDATA[>b]]>');
+      await assertFlattensTo(new Tag('svg', {}, [cdata('a]]>b')]), '<svg><![CDATA[a]]]]><![CDATA[>b]]></svg>');
     });
   });
 
@@ -463,7 +463,7 @@ describe('flatten', () => {
       const page = new Page();
       const renderer = sinon.spy(page, 'renderer');
       const ctx = within(page);
-      await assertFlattensTo(T.div({ data: 'd' }, T.p({ render: 'name' }), T.p({ render: directive('name') }), T.p({ render: 'greet hi,!' })),
+      await assertFlattensTo(T.div({ data: 'd' }, T.p({ render: directive('name') }), T.p({ render: directive('name') }), T.p({ render: directive('greet hi,!') })),
         '<div>page:dpage:dhi!</div>', ctx);
       expect(renderer.getCalls().slice(0, 3).map((c) => c.args[1])).to.deep.equal(['name', 'name', 'greet hi,!']);
       expect(renderer.firstCall.args[0]).to.be.instanceOf(WovenContext);
@@ -473,7 +473,7 @@ describe('flatten', () => {
       const rendering = { who: 'renderer' };
       const factory = { renderer: () => function (this: typeof rendering) { return this.who; } };
       const ctx = new WovenContext().remember(rendering, IRenderer).remember(factory, IRendererFactory);
-      await assertFlattensTo(T.p({ render: 'x' }), 'renderer', ctx);
+      await assertFlattensTo(T.p({ render: directive('x') }), 'renderer', ctx);
     });
 
     it('treats a bare directive among children as a renderer', async () => {
@@ -487,7 +487,7 @@ describe('flatten', () => {
 
     it('rejects an unknown name with MissingRenderMethod naming the name and the class', async () => {
       class NewsPage extends FakeFragment {}
-      const err = await flattenError(T.div(T.p({ render: 'missing' })), within(new NewsPage()));
+      const err = await flattenError(T.div(T.p({ render: directive('missing') })), within(new NewsPage()));
       expect(err.cause).to.be.instanceOf(MissingRenderMethod);
       expect(err.message).to.match(/missing/).and.match(/NewsPage/);
     });
@@ -499,11 +499,11 @@ describe('flatten', () => {
         expect(err.cause).to.be.instanceOf(MissingRenderMethod);
         expect(err.message).to.match(/missing/);
       }
-      expect((await flattenError(T.p({ render: 'missing' }), within(new Bare()))).message).to.match(/Bare/);
+      expect((await flattenError(T.p({ render: directive('missing') }), within(new Bare()))).message).to.match(/Bare/);
     });
 
-    it('rejects a render special that is not a function, string or directive', async () => {
-      const err = await flattenError(T.p({ render: 42 }));
+    it('rejects a render special that is not a function or directive, when flattened', async () => {
+      const err = await flattenError(Object.assign(new Tag('p'), { render: 42 }));
       expect(err.cause).to.be.instanceOf(TypeError);
       expect(err.message).to.match(/number/);
     });
@@ -694,7 +694,7 @@ describe('flatten', () => {
         T.head(T.title(slot('title')), T.style('a > b {}', slot('css'))),
         T.body({ class: slot('cls'), 'data-n': () => 2 },
           T.h1('Static & plain'),
-          T.ul({ data: directive('rows'), render: 'rows' },
+          T.ul({ data: directive('rows'), render: directive('rows') },
             T.li({ pattern: 'row' }, (_c: Ctx, d: string) => d)),
           T.p({ data: { k: 'v' } }, T.span({ data: directive('k') }, (_c: Ctx, d: string) => d)),
           T.div({ render: (ctx: Ctx) => ctx.tag }, 'kept'),

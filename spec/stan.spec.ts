@@ -312,9 +312,9 @@ describe('T', () => {
 
   it('takes render, data, pattern, key and macro as specials, not attributes', () => {
     const fn = () => 'x';
-    const t = T.div({ render: fn, data: 42, pattern: 'p', key: 'k', macro: 'm', class: 'c' });
+    const t = T.div({ render: fn, data: 42, pattern: 'p', key: 'k', macro: directive('m'), class: 'c' });
     expect(t.attributes).to.deep.equal({ class: 'c' });
-    expect([t.render, t.data, t.pattern, t.key, t.macro]).to.deep.equal([fn, 42, 'p', 'k', 'm']);
+    expect([t.render, t.data, t.pattern, t.key, t.macro]).to.deep.equal([fn, 42, 'p', 'k', directive('m')]);
   });
 
   it('makes a new attributes object for every tag', () => {
@@ -359,7 +359,8 @@ describe('xml, comment, cdata', () => {
     expect(comment('note')).to.be.instanceOf(Comment);
     expect(comment('note').text).to.equal('note');
     expect(cdata('a<b')).to.be.instanceOf(CData);
-    expect(render([comment('note'), cdata('a<b')])).to.equal('<!--note--><![CDATA[a<b]]>');
+    expect(render([comment('note'), cdata('a<b')])).to.equal('<!--note-->a&lt;b');
+    expect(render(new Tag('math', {}, [cdata('a<b')]))).to.equal('<math><![CDATA[a<b]]></math>');
   });
 });
 
