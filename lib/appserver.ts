@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
-import { BadRequest, BaseRequest } from './request.js';
+import { BadRequest, BaseRequest, ClientGone } from './request.js';
 import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
 
@@ -35,8 +35,33 @@ export class NevowRequest extends BaseRequest {
     if (this.codeMessage !== undefined) this.res.writeHead(this.code, this.codeMessage, this.responseHeaders);
     else this.res.writeHead(this.code, this.responseHeaders);
   }
-  protected sendBody(data: string | Uint8Array): void {
-    if (!this.res.destroyed) this.res.write(data);
+  protected sendBody(data: string | Uint8Array): boolean {
+    return this.res.destroyed || this.res.write(data);
+  }
+  override drained(): Promise<void> {
+    const res = this.res;
+    if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+  #gone: AbortController | null = null;
+  override get gone(): AbortSignal {
+    if (this.#gone === null) {
+      const c = (this.#gone = new AbortController());
+      const what = `${this.method} ${this.uri}`;
+      // 'close' also follows a response that was finished: only an unfinished one is cut off.
+      const onClose = () => { if (!this.res.writableFinished) c.abort(new ClientGone(what)); };
+      if (this.res.destroyed) onClose();
+      else this.res.once('close', onClose);
+    }
+    return this.#gone.signal;
   }
   protected end(last?: Uint8Array): void {
     if (!this.res.destroyed) this.res.end(last);
@@ -239,7 +264,7 @@ export class NevowSite {
 
   #logAccess(request: BaseRequest, started: number): void {
     this.options.accessLog?.(
-      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+      `${request.method} ${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}${request.cutOff ? ' cut-off' : ''}`,
       request,
     );
   }
@@ -316,6 +341,12 @@ export class NevowSite {
 
   /** The error funnel. */
   #fail(request: BaseRequest, err: unknown): void {
+    if (request.disconnected || causedBy(err, ClientGone)) {
+      // Nobody is left to answer: not a server error. The access log says the request was cut off.
+      request.cutOff = true;
+      if (!request.finished) request.abort();
+      return;
+    }
     // A bad request is the client's doing: answered, not logged.
     const client = err instanceof BadRequest;
     if (!client) this.log(err, `rendering ${request.method} ${request.uri}`);
@@ -382,6 +413,14 @@ export class NevowSite {
       s.closeAllConnections();
     })));
   }
+}
+
+/** Whether `err` or one of its causes is a `cls`. */
+function causedBy(err: unknown, cls: new (...args: any[]) => Error): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof cls) return true;
+  }
+  return false;
 }
 
 /** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */

@@ -30,7 +30,7 @@ export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest } from './request.js';
+export { BaseRequest, BadRequest, ClientGone } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, here, gethere } from './url.js';
