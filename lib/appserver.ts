@@ -238,6 +238,12 @@ export class NevowSite {
   #handle(request: BaseRequest): Promise<void> | undefined {
     const started = this.options.accessLog === undefined ? 0 : performance.now();
     let wait: Promise<void> | undefined;
+    if (request.uri === '*') {
+      // The asterisk-form target (RFC 9112 §3.2.4) names the server, not a resource: never the root page.
+      answerAsterisk(request);
+      this.#logAccess(request, started);
+      return undefined;
+    }
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
@@ -462,6 +468,20 @@ interface Walk {
   steps: number;
   result: unknown;
   rendering: boolean;
+}
+
+const ALLOW = 'GET, HEAD, POST, OPTIONS';
+
+/** `OPTIONS *` gets what the server allows; any other method with `*` gets 400. */
+function answerAsterisk(request: BaseRequest): void {
+  request.setHeader('allow', ALLOW);
+  if (request.method === 'OPTIONS') {
+    request.respond('');
+    return;
+  }
+  request.setResponseCode(400);
+  request.setHeader('content-type', 'text/plain; charset=utf-8');
+  request.respond(`400 the request target "*" is only for OPTIONS\n`);
 }
 
 function clearHeaders(request: BaseRequest): void {
