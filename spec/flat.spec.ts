@@ -1045,8 +1045,8 @@ describe('hostile data', () => {
     });
 
     it('escapes <style> and <script> text inside <svg> and <math>, and not outside them', async () => {
-      await assertFlattensTo(HOSTILE['<style> text inside <svg>']!(), '<svg><style>&lt;/style&gt;&lt;img src=x onerror=alert(1)&gt;</style></svg>');
-      await assertFlattensTo(HOSTILE['<script> text inside <math>']!(), '<math><script>&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</script></math>');
+      await assertFlattensTo(HOSTILE['<style> text inside <svg>']!(), '<svg><style>&lt;img src=x onerror=alert(1)&gt;</style></svg>');
+      await assertFlattensTo(HOSTILE['<script> text inside <math>']!(), '<math><script>&lt;img src=x onerror=alert(1)&gt;</script></math>');
       await assertFlattensTo(T.div(new Tag('svg'), T.style('a > b {}')), '<div><svg></svg><style>a > b {}</style></div>');
       // Precompiled (as a template is) the same way.
       await assertFlattensTo(precompile(new Tag('svg', {}, [T.style('a > b {}')])), '<svg><style>a &gt; b {}</style></svg>');

@@ -10,15 +10,19 @@
  */
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
-import { flattenFactory, T, WovenContext, xml, type Renderable } from '../lib/index.js';
+import { flattenFactory, Fragment, loaders, T, WovenContext, xml, type Renderable } from '../lib/index.js';
 import { HOSTILE, PAYLOAD } from './fixtures/xss.js';
 import { launchChromium } from './helpers.js';
 
-/** What a client receives of the page around `build()`: every chunk written before a refusal, or all of it. */
+/**
+ * What a client receives of a page (a Fragment, with its standard renderers
+ * such as `xml`) around `build()`: every chunk written before a refusal, or all of it.
+ */
 async function received(build: () => Renderable): Promise<string> {
   const chunks: string[] = [];
+  const page = new Fragment(null, loaders.stan(T.html(T.head(T.title('case')), T.body(() => build()))));
   try {
-    await flattenFactory(T.html(T.head(T.title('case')), T.body(() => build())), new WovenContext(), (c) => { chunks.push(c); }, () => undefined);
+    await flattenFactory(page, new WovenContext(), (c) => { chunks.push(c); }, () => undefined);
   } catch {
     // Refused part-way: the response ends with what was sent.
   }
