@@ -4,7 +4,7 @@
  * a document, after template files and `html`), told apart by `original`.
  * See site.ts for how the hosts are set up.
  */
-import { IRequest, loaders, Page, T, type BaseRequest, type Resource, type WovenContext, type Renderable } from '../lib/index.js';
+import { directive, IRequest, loaders, Page, T, type BaseRequest, type Resource, type WovenContext, type Renderable } from '../lib/index.js';
 import { requestPort } from './home.js';
 
 export interface HostInfo {
@@ -15,13 +15,13 @@ export interface HostInfo {
 const document = T.html({ lang: 'en' },
   T.head(
     T.meta({ charset: 'utf-8' }),
-    T.title({ render: 'name' }),
+    T.title({ render: directive('name') }),
     T.link({ rel: 'stylesheet', href: '/static/demo.css' }),
   ),
-  T.body({ render: 'colour' },
-    T.h1({ id: 'host-name', render: 'name' }),
-    T.p('This page is served for the Host header ', T.code({ render: 'name' }), ' by the demo\'s NameVirtualHost.'),
-    T.p(T.a({ render: 'home' }, 'Back to the demo on localhost')),
+  T.body({ render: directive('colour') },
+    T.h1({ id: 'host-name', render: directive('name') }),
+    T.p('This page is served for the Host header ', T.code({ render: directive('name') }), ' by the demo\'s NameVirtualHost.'),
+    T.p(T.a({ render: directive('home') }, 'Back to the demo on localhost')),
   ),
 );
 

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
-import { BadRequest, BaseRequest } from './request.js';
+import { BadRequest, BaseRequest, ClientGone } from './request.js';
 import { FourOhFour, ICanHandleException, cacheStatus, isResource, type ChildResult, type ExceptionHandler, type Resource } from './rend.js';
 import { asResource } from './resource.js';
 import { URL, URLOverlay } from './url.js';
@@ -41,8 +41,33 @@ export class NevowRequest extends BaseRequest {
     if (this.codeMessage !== undefined) this.res.writeHead(this.code, this.codeMessage, this.responseHeaders);
     else this.res.writeHead(this.code, this.responseHeaders);
   }
-  protected sendBody(data: string | Uint8Array): void {
-    if (!this.res.destroyed) this.res.write(data);
+  protected sendBody(data: string | Uint8Array): boolean {
+    return this.res.destroyed || this.res.write(data);
+  }
+  override drained(): Promise<void> {
+    const res = this.res;
+    if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+  #gone: AbortController | null = null;
+  override get gone(): AbortSignal {
+    if (this.#gone === null) {
+      const c = (this.#gone = new AbortController());
+      const what = `${this.method} ${this.uri}`;
+      // 'close' also follows a response that was finished: only an unfinished one is cut off.
+      const onClose = () => { if (!this.res.writableFinished) c.abort(new ClientGone(what)); };
+      if (this.res.destroyed) onClose();
+      else this.res.once('close', onClose);
+    }
+    return this.#gone.signal;
   }
   protected end(last?: Uint8Array): void {
     if (!this.res.destroyed) this.res.end(last);
@@ -269,6 +294,12 @@ export class NevowSite {
     const started = this.options.accessLog === undefined ? 0 : performance.now();
     let wait: Promise<void> | undefined;
     let walk: Walk | undefined;
+    if (request.uri === '*') {
+      // The asterisk-form target (RFC 9112 §3.2.4) names the server, not a resource: never the root page.
+      answerAsterisk(request);
+      this.#logAccess(request, started);
+      return undefined;
+    }
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
@@ -301,7 +332,7 @@ export class NevowSite {
     if (this.options.accessLog === undefined) return;
     const host = request.host.replace(/[^\x21-\x7e]/g, '?') || '-';
     this.options.accessLog(
-      `${request.getClientIP()} ${host} ${request.method} ${request.mountPath}${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}`,
+      `${request.getClientIP()} ${host} ${request.method} ${request.mountPath}${request.uri} ${request.code} ${(performance.now() - started).toFixed(1)}ms ${cacheStatus(request) ?? '-'}${request.cutOff ? ' cut-off' : ''}`,
       request,
     );
   }
@@ -390,6 +421,12 @@ export class NevowSite {
    * handler answers one.
    */
   #fail(request: BaseRequest, err: unknown, ctx?: WovenContext): Promise<void> | undefined {
+    if (request.disconnected || causedBy(err, ClientGone)) {
+      // Nobody is left to answer: not a server error. The access log says the request was cut off.
+      request.cutOff = true;
+      if (!request.finished) request.abort();
+      return undefined;
+    }
     // A bad request is the client's doing: answered, not logged.
     const client = err instanceof BadRequest;
     if (!client) this.log(err, `rendering ${request.method} ${request.uri}`);
@@ -501,6 +538,14 @@ export class NevowSite {
   }
 }
 
+/** Whether `err` or one of its causes is a `cls`. */
+function causedBy(err: unknown, cls: new (...args: any[]) => Error): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof cls) return true;
+  }
+  return false;
+}
+
 /** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */
 function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -544,6 +589,20 @@ function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
   return typeof v;
+}
+
+const ALLOW = 'GET, HEAD, POST, OPTIONS';
+
+/** `OPTIONS *` gets what the server allows; any other method with `*` gets 400. */
+function answerAsterisk(request: BaseRequest): void {
+  request.setHeader('allow', ALLOW);
+  if (request.method === 'OPTIONS') {
+    request.respond('');
+    return;
+  }
+  request.setResponseCode(400);
+  request.setHeader('content-type', 'text/plain; charset=utf-8');
+  request.respond(`400 the request target "*" is only for OPTIONS\n`);
 }
 
 function clearHeaders(request: BaseRequest): void {

@@ -35,7 +35,7 @@ export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export type { TrustProxy } from './forwarded.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest } from './request.js';
+export { BaseRequest, BadRequest, ClientGone } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, URLOverlay, here, gethere } from './url.js';

@@ -24,7 +24,8 @@ import {
   WovenContext,
 } from './context.js';
 import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
-import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
+import { parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
@@ -238,7 +239,7 @@ export class Page extends Fragment implements Resource {
   afterRender?(ctx: WovenContext): unknown;
 
   /** The flattener used by `renderHTTP` (overridable, as in Nevow). */
-  flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => void, finisher: (r: undefined) => R, signal?: AbortSignal): Promise<R> {
+  flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => unknown, finisher: (r: undefined) => R, signal?: AbortSignal): Promise<R> {
     return flattenFactory(doc, ctx, writer, finisher, signal);
   }
 
@@ -355,15 +356,22 @@ export class Page extends Fragment implements Resource {
       let out = '';
       let held = true;
       let whole = false;
-      const writer = (s: string) => {
+      // Streaming respects the client: while its buffer is full the writer
+      // answers a promise and the flattener produces nothing more until it
+      // drains; when the client leaves, the render is aborted (an endless
+      // generator stops) rather than rendered for nobody.
+      const writer = (s: string): Promise<void> | undefined => {
         if (collect || held) out += s;
-        else request.write(s);
+        else if (!request.write(s)) return request.drained();
+        return undefined;
       };
+      const gone = collect ? null : request.gone;
+      const signal = gone === null ? deadline?.signal : deadline === null ? gone : AbortSignal.any([gone, deadline.signal]);
       const finisher = () => {
         if (held) whole = true;
         return collect || whole ? out : '';
       };
-      rendering = this.flattenFactory(doc, docCtx, writer, finisher, deadline?.signal);
+      rendering = this.flattenFactory(doc, docCtx, writer, finisher, signal);
       held = false;
       if (!collect && !whole && out.length > 0) {
         request.write(out);

@@ -17,6 +17,26 @@ export class BadRequest extends Error {
   }
 }
 
+/** The client went away before its response was finished; the render under way is abandoned. */
+export class ClientGone extends Error {
+  override name = 'ClientGone';
+  constructor(what: string) {
+    super(`the client disconnected before the response to ${what} was finished`);
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A redirect target as a header may carry it: controls, spaces and
+ * non-ASCII (U+2028 included) percent-encoded as UTF-8, `%XX` already there
+ * kept. A lone surrogate becomes U+FFFD. node refuses CR/LF in a header
+ * with ERR_INVALID_CHAR; encoded, the target still leads where it said.
+ */
+export function encodeLocation(url: string): string {
+  return url.replace(/[\u0000-\u0020\u007f-\uffff]+/g, (m) => encodeURIComponent(m.replace(LONE_SURROGATE, '\ufffd')));
+}
+
 /** Percent-decodes one part of the request target (lib/percent.ts); 400 when it cannot be decoded. */
 function decode(part: string, where: string, plus = false): string {
   try {
@@ -105,6 +125,8 @@ export abstract class BaseRequest {
   /** True once the status line and headers have gone out. */
   startedWriting = false;
   finished = false;
+  /** Set when the client went away before the response was finished (the access log says so). */
+  cutOff = false;
   #secure: boolean;
   #clientIP: string;
   #headers: Record<string, string | string[] | undefined>;
@@ -224,7 +246,7 @@ export abstract class BaseRequest {
   /** Answers with a redirect (302 unless told otherwise) to `url`. */
   redirect(url: string, code = 302): void {
     this.setResponseCode(code);
-    this.setHeader('location', String(url));
+    this.setHeader('location', encodeLocation(String(url)));
   }
 
   /** `scheme://host` of this request. */
@@ -244,23 +266,42 @@ export abstract class BaseRequest {
     return this.origin() + this.mountPath + this.uri;
   }
 
-  /** Writes part of the body; the headers go out first. */
-  write(data: string | Uint8Array): void {
-    if (this.finished) return;
-    if (!this.startedWriting) {
-      this.startedWriting = true;
-      this.sendHead();
-    }
-    if (this.method !== 'HEAD' && data.length > 0) this.sendBody(data);
+  /**
+   * Writes part of the body; the headers go out first. Answers false when
+   * the client is not taking data as fast as it comes (its buffer is full):
+   * a writer that can wait waits for `drained()` before writing more.
+   */
+  write(data: string | Uint8Array): boolean {
+    if (this.finished) return true;
+    if (!this.startedWriting) this.#head();
+    if (this.method !== 'HEAD' && data.length > 0) return this.sendBody(data) !== false;
+    return true;
+  }
+
+  /**
+   * Sends the status line and headers. Marked as sent only once they are: a
+   * header node refuses (a CR/LF in a value) throws here, and the error page
+   * can still be sent instead of the connection being reset.
+   */
+  #head(): void {
+    this.sendHead();
+    this.startedWriting = true;
+  }
+
+  /** Resolves when the client can take more of the body after `write` answered false, or has gone. */
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Aborts with a `ClientGone` when the client leaves before the response is finished; null when it cannot leave. */
+  get gone(): AbortSignal | null {
+    return null;
   }
 
   /** Ends the response. */
   finish(): void {
     if (this.finished) return;
-    if (!this.startedWriting) {
-      this.startedWriting = true;
-      this.sendHead();
-    }
+    if (!this.startedWriting) this.#head();
     this.finished = true;
     this.end();
   }
@@ -271,8 +312,7 @@ export abstract class BaseRequest {
     if (!this.startedWriting) {
       const buf = typeof body === 'string' ? Buffer.from(body) : body;
       this.responseHeaders['content-length'] ??= String(buf.length);
-      this.startedWriting = true;
-      this.sendHead();
+      this.#head();
       this.finished = true;
       this.end(this.method === 'HEAD' ? undefined : buf);
       return;
@@ -283,7 +323,8 @@ export abstract class BaseRequest {
 
   /** Status line and headers. */
   protected abstract sendHead(): void;
-  protected abstract sendBody(data: string | Uint8Array): void;
+  /** Answers false when the client's buffer is full (node's `res.write`). */
+  protected abstract sendBody(data: string | Uint8Array): boolean | void;
   protected abstract end(last?: Uint8Array): void;
   /** Abandons the exchange (a failure after streaming began). */
   abstract abort(): void;

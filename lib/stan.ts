@@ -103,11 +103,22 @@ export class Tag {
     return this;
   }
 
-  /** Sets attributes and specials from a plain object (Nevow's `tag(**kw)`). */
+  /**
+   * Sets attributes and specials from a plain object (Nevow's `tag(**kw)`).
+   * `render` and `macro` must be functions or directives: a string here is
+   * refused, because an object like this one can come from `JSON.parse`, and
+   * data must never choose which code runs.
+   */
   set(attrs: Record<string, unknown>): this {
     for (const k of Object.keys(attrs)) {
-      if (SPECIAL_SET.has(k)) (this as any)[k] = attrs[k];
-      else this.attributes[k] = attrs[k];
+      const v = attrs[k];
+      if (SPECIAL_SET.has(k)) {
+        if ((k === 'render' || k === 'macro') && v !== undefined) {
+          const problem = specialProblem(k, v);
+          if (problem !== null) throw new TypeError(`<${this.tagName || 'invisible'}>: ${problem}`);
+        }
+        (this as any)[k] = v;
+      } else this.attributes[k] = v;
     }
     return this;
   }
@@ -130,27 +141,7 @@ export class Tag {
    * shared, so cloning a precompiled pattern costs little.
    */
   clone(deep = true): Tag {
-    const attrs: Record<string, unknown> = {};
-    const own = this.attributes;
-    for (const k in own) {
-      const v = own[k];
-      attrs[k] = deep && (v instanceof Tag || Array.isArray(v) || v instanceof Compiled) ? cloneNode(v) : v;
-    }
-    const t = new Tag(this.tagName, attrs, deep ? cloneList(this.children) : this.children.slice());
-    t.render = this.render;
-    t.data = this.data;
-    t.pattern = this.pattern;
-    t.key = this.key;
-    t.macro = this.macro;
-    if (this.slotData !== null) {
-      t.slotData = new Map(this.slotData);
-      // As Nevow: a deep clone copies tags (and lists) used as slot fillings too.
-      if (deep) for (const [k, v] of t.slotData) t.slotData.set(k, cloneNode(v));
-    }
-    t.filename = this.filename;
-    t.lineNumber = this.lineNumber;
-    t.columnNumber = this.columnNumber;
-    return t;
+    return deep ? (cloneDeep(this) as Tag) : copyTag(this, null);
   }
 
   /**
@@ -231,18 +222,85 @@ function findPatterns(root: Tag, name: string): Tag[] {
   return out;
 }
 
-function cloneList(list: readonly unknown[]): any[] {
-  const out = new Array(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = cloneNode(list[i]);
-  return out;
+/** Whether a deep clone copies `v` (tags and what holds them); anything else is shared. */
+function mutable(v: unknown): boolean {
+  return v instanceof Tag || Array.isArray(v) || (v instanceof Compiled && v.hasTags) || (v instanceof Hole && (v.value instanceof Tag || Array.isArray(v.value)));
 }
 
-function cloneNode(n: unknown): unknown {
-  if (n instanceof Tag) return n.clone(true);
-  if (Array.isArray(n)) return cloneList(n);
-  if (n instanceof Compiled) return n.hasTags ? new Compiled(cloneList(n.parts)) : n;
-  if (n instanceof Hole) return n.value instanceof Tag || Array.isArray(n.value) ? new Hole(n.mode, n.tagName, cloneNode(n.value)) : n;
+/** A place in a copy that still holds an original to be replaced by its clone. */
+type Place = [target: Record<string | number, unknown> | Map<string, unknown>, key: string | number];
+
+/**
+ * A copy of tag `t`: attributes, specials, slot fillings and position. With
+ * `pending`, its children and the mutable values it holds are shallow copies
+ * for now, and each place holding one is queued there to be cloned in turn.
+ */
+function copyTag(t: Tag, pending: Place[] | null): Tag {
+  const attrs: Record<string, unknown> = {};
+  const own = t.attributes;
+  for (const k in own) {
+    const v = own[k];
+    attrs[k] = v;
+    if (pending !== null && mutable(v)) pending.push([attrs, k]);
+  }
+  const c = new Tag(t.tagName, attrs, t.children.slice());
+  c.render = t.render;
+  c.data = t.data;
+  c.pattern = t.pattern;
+  c.key = t.key;
+  c.macro = t.macro;
+  if (t.slotData !== null) {
+    c.slotData = new Map(t.slotData);
+    // As Nevow: a deep clone copies tags (and lists) used as slot fillings too.
+    if (pending !== null) for (const [k, v] of c.slotData) if (mutable(v)) pending.push([c.slotData, k]);
+  }
+  if (pending !== null) queueList(c.children, pending);
+  c.filename = t.filename;
+  c.lineNumber = t.lineNumber;
+  c.columnNumber = t.columnNumber;
+  return c;
+}
+
+function queueList(list: unknown[], pending: Place[]): void {
+  for (let i = list.length - 1; i >= 0; i--) if (mutable(list[i])) pending.push([list as unknown as Record<number, unknown>, i]);
+}
+
+/** One level of `n` copied, what it holds queued in `pending`. */
+function copyNode(n: unknown, pending: Place[]): unknown {
+  if (n instanceof Tag) return copyTag(n, pending);
+  if (Array.isArray(n)) {
+    const a = n.slice();
+    queueList(a, pending);
+    return a;
+  }
+  if (n instanceof Compiled) {
+    // Which parts are tags does not change by cloning them, so `hasTags` stays right.
+    const parts = n.parts.slice();
+    queueList(parts, pending);
+    return new Compiled(parts);
+  }
+  if (n instanceof Hole) {
+    const h = new Hole(n.mode, n.tagName, n.value);
+    pending.push([h as unknown as Record<string, unknown>, 'value']);
+    return h;
+  }
   return n;
+}
+
+/**
+ * A deep copy of `n` made with a loop over an explicit list of places
+ * still to copy, not recursion: a tree as deep as the flattener can
+ * flatten can be cloned too.
+ */
+function cloneDeep(n: unknown): unknown {
+  const pending: Place[] = [];
+  const root = copyNode(n, pending);
+  while (pending.length > 0) {
+    const [target, key] = pending.pop()!;
+    if (target instanceof Map) target.set(key as string, copyNode(target.get(key as string), pending));
+    else target[key] = copyNode(target[key], pending);
+  }
+  return root;
 }
 
 /** A named hole filled by `fillSlots` on an enclosing tag or context. */
@@ -262,6 +320,20 @@ export class Slot {
 export function slot(name: string, ...fallback: Renderable[]): Slot {
   if (fallback.length === 0) return new Slot(name);
   return new Slot(name, fallback.length === 1 ? fallback[0] : fallback, true);
+}
+
+/**
+ * Why `spec` cannot name code to run as a `render` or `macro` special, or
+ * null when it can: only a function or a `Directive` can (neither is
+ * something `JSON.parse` can make).
+ */
+export function specialProblem(special: 'render' | 'macro', spec: unknown): string | null {
+  if (typeof spec === 'function' || spec instanceof Directive) return null;
+  const what = spec === null ? 'null' : typeof spec !== 'object' ? typeof spec : (spec as object).constructor?.name ?? 'Object (null prototype)';
+  const hint = typeof spec === 'string'
+    ? ` (write directive(${JSON.stringify(spec)}): a string is data, and data never names a ${special === 'render' ? 'renderer' : 'macro'})`
+    : '';
+  return `a ${special} special must be a function or a directive, not ${what}${hint}`;
 }
 
 /** A name resolved at render time: `render_<name>`, `data_<name>` or a container key. */

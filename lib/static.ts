@@ -4,21 +4,23 @@
  * `new File(path)` is a resource serving one file, or a directory and
  * everything below it: a file with its Content-Type (by extension),
  * Content-Length and Last-Modified (answering If-Modified-Since with 304); a
- * directory with its index.html, or else a listing. It never serves anything
- * outside the path it was made for: traversal refuses `.` and `..` segments
- * and segments holding `/`, `\` or NUL (segments arrive decoded, so `%2e%2e`
- * and `%2f` are caught here too), and a path whose real location (symlinks
- * resolved) is outside the root's real location is not found.
+ * directory with its index.html, or else (only when `listDirectories` is
+ * set) a listing. A single byte range is answered 206 (416 when it lies past
+ * the end), as Nevow's static.File did; several ranges get the whole file.
+ * It never serves anything outside the path it was made for: traversal
+ * refuses `.` and `..` segments and segments holding `/`, `\` or NUL
+ * (segments arrive decoded, so `%2e%2e` and `%2f` are caught here too), and a
+ * path whose real location (symlinks resolved) is outside the root's real
+ * location is not found. Dotfiles and dot-directories (`.env`, `.git/`) are
+ * not found either, unless `dotfiles` is set.
  */
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import nodePath from 'node:path';
 import { IRequest, type WovenContext } from './context.js';
 import { NotFound, FourOhFour, type ChildResult, type Resource } from './rend.js';
 import { T } from './stan.js';
 import { flattenSync } from './flat/flatten.js';
-import { NevowRequest } from './appserver.js';
 import type { BaseRequest } from './request.js';
 
 /** Content types by file extension (lower case, without the dot). */
@@ -45,9 +47,41 @@ const WHOLE_FILE_LIMIT = 256 * 1024;
 /** Errors meaning "there is no such file here" (answered 404), not a server failure. */
 const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR']);
 
-/** A segment that names an entry of a directory, and nothing else. */
-function safeSegment(s: string): boolean {
-  return s !== '' && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
+/** A segment that names an entry of a directory, and nothing else; a dot-segment only when `dotfiles`. */
+function safeSegment(s: string, dotfiles: boolean): boolean {
+  return s !== '' && s !== '.' && s !== '..' && (dotfiles || s.charCodeAt(0) !== 46 /* '.' */) && !/[/\\\0]/.test(s);
+}
+
+/** What `File` serves beyond plain files. */
+export interface FileOptions {
+  /** List a directory that has no index.html (default false: 404). */
+  listDirectories?: boolean;
+  /** Serve (and list) names starting with a dot (default false: 404). */
+  dotfiles?: boolean;
+  /** Extensions a request may leave out (Nevow's `ignoredExts`), e.g. `['.html']`; `'*'` for any. */
+  ignoredExts?: readonly string[];
+}
+
+/**
+ * The one range of a `Range: bytes=…` header, as [first, last] inclusive;
+ * 'unsatisfiable' when it starts past the end; null when the header is not a
+ * single byte range (then the whole file is sent, as RFC 9110 allows).
+ */
+export function byteRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | null {
+  if (header === undefined) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (m === null || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    // `bytes=-N`: the last N bytes.
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : [Math.max(0, size - n), size - 1];
+  }
+  const first = Number(m[1]);
+  const last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < first) return null;
+  if (first >= size) return 'unsatisfiable';
+  return [first, last];
 }
 
 function isNotFound(err: unknown): boolean {
@@ -58,19 +92,6 @@ function isNotFound(err: unknown): boolean {
 function within(root: string, p: string): boolean {
   if (p === root) return true;
   return p.startsWith(root.endsWith(nodePath.sep) ? root : root + nodePath.sep);
-}
-
-/** Resolves when `res` can take more data, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** An in-memory page, served with a type (Nevow's `static.Data`). */
@@ -90,13 +111,19 @@ export class File implements Resource {
   readonly ignoredExts: string[];
   /** What a directory asked for with a trailing slash serves, the first that exists (Nevow's `indexNames`). */
   indexNames: string[] = ['index', 'index.html', 'index.htm'];
+  readonly options: Readonly<FileOptions>;
   /** The directory (or file) this resource and its children must stay inside. */
   #root: string;
 
-  constructor(path: string, defaultType = 'application/octet-stream', ignoredExts: readonly string[] = []) {
+  /**
+   * The third argument is the options, or (as Nevow's `File(path,
+   * defaultType, ignoredExts)`) the list of ignored extensions alone.
+   */
+  constructor(path: string, defaultType = 'application/octet-stream', options: FileOptions | readonly string[] = {}) {
     this.path = nodePath.resolve(path);
     this.defaultType = defaultType;
-    this.ignoredExts = ignoredExts.map((e) => (e === '*' || e.startsWith('.') ? e : '.' + e));
+    this.options = Array.isArray(options) ? { ignoredExts: options as readonly string[] } : (options as FileOptions);
+    this.ignoredExts = (this.options.ignoredExts ?? []).map((e) => (e === '*' || e.startsWith('.') ? e : '.' + e));
     this.#root = this.path;
   }
 
@@ -107,7 +134,7 @@ export class File implements Resource {
 
   /** A File for a path below this one, with the same settings and root (Nevow's `createSimilarFile`). */
   #similar(path: string): File {
-    const f = new File(path, this.defaultType, this.ignoredExts);
+    const f = new File(path, this.defaultType, this.options);
     f.indexNames = this.indexNames.slice();
     f.#root = this.#root;
     return f;
@@ -130,7 +157,7 @@ export class File implements Resource {
     for (let i = 0; i < segments.length; i++) {
       const s = segments[i]!;
       if (s === '' && i === segments.length - 1) break;
-      if (!safeSegment(s)) return NotFound;
+      if (!safeSegment(s, this.options.dotfiles === true)) return NotFound;
       parts.push(s);
     }
     if (parts.length === 0) return [this, []];
@@ -165,11 +192,11 @@ export class File implements Resource {
         return '';
       }
       for (const name of this.indexNames) {
-        if (!safeSegment(name)) continue;
+        if (!safeSegment(name, this.options.dotfiles === true)) continue;
         const index = await this.#realInside(nodePath.join(real, name));
         if (index !== null && (await fsp.stat(index)).isFile()) return this.#sendFile(request, index, name);
       }
-      return this.#listing(request, real);
+      return this.options.listDirectories === true ? this.#listing(request, real) : new FourOhFour();
     }
     if (!stat.isFile() || (slashed && prepath.length > 0)) return new FourOhFour();
     // The type comes from the name asked for (or found with an ignored extension), not a symlink's target.
@@ -184,7 +211,7 @@ export class File implements Resource {
     for (const ext of this.ignoredExts) {
       if (ext !== '*') {
         const candidate = nodePath.join(dir, base + ext);
-        if (safeSegment(base + ext) && (await this.#realInside(candidate)) !== null) return candidate;
+        if (safeSegment(base + ext, this.options.dotfiles === true) && (await this.#realInside(candidate)) !== null) return candidate;
         continue;
       }
       try {
@@ -229,17 +256,38 @@ export class File implements Resource {
       if (!stat.isFile()) return new FourOhFour();
       request.setHeader('content-type', this.contentType(name));
       request.setHeader('last-modified', stat.mtime.toUTCString());
-      request.setHeader('content-length', stat.size);
+      request.setHeader('accept-ranges', 'bytes');
       const since = Date.parse(request.getHeader('if-modified-since') ?? '');
       // HTTP dates have whole seconds: compare the file's time truncated to them.
       if (!Number.isNaN(since) && Math.floor(stat.mtimeMs / 1000) * 1000 <= since) {
         request.setResponseCode(304);
         return '';
       }
+      // If-Range names the copy the client has part of: a range only applies to that one.
+      const ifRange = request.getHeader('if-range');
+      const range = ifRange !== undefined && ifRange !== stat.mtime.toUTCString() ? null : byteRange(request.getHeader('range'), stat.size);
+      if (range === 'unsatisfiable') {
+        request.setResponseCode(416);
+        request.setHeader('content-range', `bytes */${stat.size}`);
+        request.setHeader('content-type', 'text/plain; charset=utf-8');
+        return 'Range Not Satisfiable\n';
+      }
+      const [first, last] = range ?? [0, stat.size - 1];
+      const length = last - first + 1;
+      request.setHeader('content-length', length);
+      if (range !== null) {
+        request.setResponseCode(206);
+        request.setHeader('content-range', `bytes ${first}-${last}/${stat.size}`);
+      }
       if (request.method === 'HEAD') return '';
-      if (stat.size <= WHOLE_FILE_LIMIT) return await handle.readFile();
+      if (range === null && stat.size <= WHOLE_FILE_LIMIT) return await handle.readFile();
+      if (length <= WHOLE_FILE_LIMIT) {
+        const buf = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buf, 0, length, first);
+        return buf.subarray(0, bytesRead);
+      }
       streaming = true;
-      await this.#stream(request, handle);
+      await this.#stream(request, handle, first, last);
       return undefined;
     } finally {
       if (!streaming) await handle.close();
@@ -247,15 +295,13 @@ export class File implements Resource {
   }
 
   /** Writes a large file in chunks, waiting for the socket to drain, until done or the client leaves. */
-  async #stream(request: BaseRequest, handle: FileHandle): Promise<void> {
-    const res = request instanceof NevowRequest ? request.res : null;
+  async #stream(request: BaseRequest, handle: FileHandle, start: number, end: number): Promise<void> {
     // The stream owns the handle from here and closes it when it ends or is destroyed.
-    const stream = handle.createReadStream();
+    const stream = handle.createReadStream({ start, end });
     try {
       for await (const chunk of stream) {
         if (request.finished || request.disconnected) break;
-        request.write(chunk as Buffer);
-        if (res !== null && res.writableNeedDrain) await drained(res);
+        if (!request.write(chunk as Buffer)) await request.drained();
       }
     } finally {
       stream.destroy();
@@ -267,6 +313,7 @@ export class File implements Resource {
   async #listing(request: BaseRequest, real: string): Promise<string> {
     const entries = await fsp.readdir(real, { withFileTypes: true });
     const names = entries
+      .filter((e) => this.options.dotfiles === true || !e.name.startsWith('.'))
       .map((e) => ({ name: e.name, dir: e.isDirectory() }))
       .sort((a, b) => (a.dir === b.dir ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.dir ? -1 : 1));
     const path = request.prepath.filter((s) => s !== '').join('/');

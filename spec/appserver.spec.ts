@@ -10,10 +10,11 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import http from 'node:http';
 import express from 'express';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import {
   T, directive, precompile,
-  Page, NevowSite, IRequest, FlattenerError, FakeRequest,
+  Page, NevowSite, NevowRequest, IRequest, FlattenerError, FakeRequest,
   type DocFactory, type Renderable, type Resource, type SiteOptions, type WovenContext, type BaseRequest,
 } from '../lib/index.js';
 import { deferred } from './helpers.js';
@@ -231,6 +232,130 @@ describe('NevowSite over HTTP', () => {
       const body = await res.text();
       expect(body).to.equal('<div><p>first</p>second</div>');
       expect(res.headers.get('content-length')).to.equal(String(Buffer.byteLength(body)));
+    });
+  });
+
+  describe('streams that respect their clients', () => {
+    const CHUNK = 'x'.repeat(256 * 1024);
+
+    it('stops producing while a client does not read, and stops the generator when it leaves', async () => {
+      // Without backpressure all 400 items (100 MB) would be produced at once.
+      const CAP = 400;
+      let produced = 0;
+      const stopped = deferred<void>();
+      async function* items(): AsyncGenerator<string> {
+        try {
+          for (let i = 0; i < CAP; i++) {
+            produced++;
+            yield await Promise.resolve(CHUNK);
+          }
+        } finally {
+          stopped.resolve();
+        }
+      }
+      const root = new TreePage(T.div(() => items()));
+      root.putChild('other', new TreePage(T.p('other')));
+      await serve(root);
+      const drained = sinon.spy(NevowRequest.prototype, 'drained');
+      try {
+        const client = net.connect(port, '127.0.0.1');
+        client.pause();
+        client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        // The flattener asks to wait once the socket's buffers are full
+        // (each request to another page is a full round trip through the server's event loop)...
+        while (drained.callCount === 0) await raw(port, '/other');
+        // ...and produces no more however long the server keeps serving others meanwhile.
+        const paused = produced;
+        for (let i = 0; i < 20; i++) expect((await raw(port, '/other')).status).to.equal(200);
+        // Bound: what the kernel's socket buffers on both ends and node's one chunk can hold (16 items = 4 MB here).
+        expect(produced, 'items produced for a client that never reads').to.be.at.most(64);
+        expect(produced - paused).to.be.at.most(1);
+        client.destroy();
+        await stopped.promise;
+        expect(produced).to.be.below(CAP);
+      } finally {
+        drained.restore();
+      }
+    });
+
+    it('aborts the render when the client disconnects mid-stream: the endless generator stops, the request is logged as cut off', async () => {
+      let produced = 0;
+      const stopped = deferred<void>();
+      async function* endless(): AsyncGenerator<string> {
+        try {
+          for (;;) {
+            // A data source that takes a turn of the event loop per item.
+            await new Promise((r) => setImmediate(r));
+            produced++;
+            yield `<li>${produced}</li>`;
+          }
+        } finally {
+          stopped.resolve();
+        }
+      }
+      const logged = deferred<string>();
+      await serve(new TreePage(T.ul(() => endless())), { accessLog: (line) => logged.resolve(line) });
+      let atDisconnect = 0;
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+          res.once('data', () => {
+            atDisconnect = produced;
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+      });
+      await stopped.promise;
+      // Bound: the server notices the closed socket within a few turns of its event loop (3 items here).
+      expect(produced - atDisconnect, 'items produced after the client left').to.be.at.most(50);
+      expect(await logged.promise).to.match(/^GET \/ 200 .* cut-off$/);
+      expect(log.called, 'a client leaving is not a server error').to.equal(false);
+    });
+  });
+
+  describe('hostile request targets and headers', () => {
+    it('percent-encodes CR, LF and U+2028 in a redirect target instead of resetting the connection', async () => {
+      const root = tree();
+      root.putChild('crlf', new Redirector('/a?next=\r\nSet-Cookie: x=1'));
+      root.putChild('ls', new Redirector('/a?next=\u2028x\ud800'));
+      await serve(root);
+      const res = await raw(port, '/crlf');
+      expect(res.status).to.equal(302);
+      expect(res.headers.location).to.equal('/a?next=%0D%0ASet-Cookie:%20x=1');
+      expect(res.headers['set-cookie']).to.equal(undefined);
+      const ls = await raw(port, '/ls');
+      expect(ls.status).to.equal(302);
+      expect(ls.headers.location).to.equal('/a?next=%E2%80%A8x%EF%BF%BD');
+      expect(log.called).to.equal(false);
+    });
+
+    it('answers a header node refuses with the 500 page, logged once, not a reset connection', async () => {
+      class BadHeader extends TreePage {
+        override renderHTTP(ctx: WovenContext): unknown {
+          (ctx.locate(IRequest) as BaseRequest).setHeader('x-next', 'a\r\nb');
+          return super.renderHTTP(ctx);
+        }
+      }
+      await serve(new BadHeader(T.p('page')));
+      const res = await raw(port, '/');
+      expect(res.status).to.equal(500);
+      expect(res.headers['x-next']).to.equal(undefined);
+      expect(log.callCount).to.equal(1);
+    });
+
+    it('answers OPTIONS * with Allow and GET * with 400, never the root page', async () => {
+      await serve(tree());
+      const options = await raw(port, '*', { method: 'OPTIONS' });
+      expect(options.status).to.equal(200);
+      expect(options.headers.allow).to.equal('GET, HEAD, POST, OPTIONS');
+      expect(options.body).to.equal('');
+      const get = await raw(port, '*');
+      expect(get.status).to.equal(400);
+      expect(get.body).not.to.contain('home');
+      const fake = new FakeRequest({ uri: '*', method: 'OPTIONS' });
+      await site.handleRequest(fake);
+      expect(fake.written).to.equal('');
     });
   });
 

@@ -9,7 +9,7 @@ import sinon from 'sinon';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import {
-  FakeRequest, MemoryCacheStore, NevowSite, Page, T, precompile, defaultCacheStore,
+  directive, FakeRequest, MemoryCacheStore, NevowSite, Page, T, precompile, defaultCacheStore,
   type CacheEntry, type CacheStore, type WovenContext,
 } from '../lib/index.js';
 import { IRequest as IRequestToken } from '../lib/context.js';
@@ -36,7 +36,7 @@ function countingPage(opts: { timeout?: number | null; swr?: number; body?: () =
     override cacheTimeout = opts.timeout === undefined ? 60 : opts.timeout;
     override staleWhileRevalidate = opts.swr ?? 0;
     override cacheStore = opts.store ?? new MemoryCacheStore();
-    override docFactory = stanDoc(T.html(T.body({ render: 'body' })));
+    override docFactory = stanDoc(T.html(T.body({ render: directive('body') })));
     render_body(ctx: WovenContext) {
       calls.renders++;
       return ctx.tag!.clear().add(opts.body ? (opts.body() as any) : `render ${calls.renders}`);

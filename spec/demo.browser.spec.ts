@@ -12,15 +12,11 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page as BrowserPage } from 'playwright-core';
+import type { Browser, Page as BrowserPage } from 'playwright-core';
+import { launchChromium } from './helpers.js';
 import { NevowSite } from '../lib/index.js';
 import { createDemoSite, type DemoSite } from '../demo/site.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-];
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('demo site in Chromium', function () {
@@ -34,15 +30,10 @@ describe('demo site in Chromium', function () {
   const errors: unknown[] = [];
 
   before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium (apt-get install -y chromium)`);
-      console.warn(`    skipped: ${CHROMIUM} not found (apt-get install -y chromium to run these specs)`);
-      this.skip();
-    }
+    browser = await launchChromium(this);
     demo = createDemoSite({ log: (err) => errors.push(err) });
     const server = await demo.site.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${NevowSite.port(server)}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nevow-ts-demo-'));
   });
 

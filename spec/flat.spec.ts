@@ -15,6 +15,9 @@ import {
   type Renderable,
 } from '../lib/index.js';
 import { parseDirective } from '../lib/flat/index.js';
+import { html, loaders } from '../lib/index.js';
+import * as parse5 from 'parse5';
+import { HOSTILE, PAYLOAD, later } from './fixtures/xss.js';
 import { snapshot } from './helpers.js';
 
 type Ctx = WovenContext;
@@ -195,9 +198,9 @@ describe('flatten', () => {
       await assertFlattensTo(T.ul(T.li({ pattern: 'item' }, 'never'), T.li('shown'), T.li({ pattern: 'empty' })), '<ul><li>shown</li></ul>');
     });
 
-    it('writes xml() as is, and comments, CDATA and entities', async () => {
+    it('writes xml() as is, and comments, CDATA (as escaped text outside SVG/MathML) and entities', async () => {
       await assertFlattensTo(T.p(xml('<b>&nbsp;</b>'), comment(' note '), cdata('a<b&c'), entities.nbsp, entities.amp),
-        '<p><b>&nbsp;</b><!-- note --><![CDATA[a<b&c]]>&#160;&amp;</p>');
+        '<p><b>&nbsp;</b><!-- note -->a&lt;b&amp;c&#160;&amp;</p>');
     });
 
     describe('comments', () => {
@@ -218,7 +221,7 @@ describe('flatten', () => {
     });
 
     it('splits a CDATA section around "]]>"', async () => {
-      await assertFlattensTo(cdata('a]]>b'), '<![CDATA[a]]]]><![CDATA[>b]]>');
+      await assertFlattensTo(new Tag('svg', {}, [cdata('a]]>b')]), '<svg><![CDATA[a]]]]><![CDATA[>b]]></svg>');
     });
   });
 
@@ -463,7 +466,7 @@ describe('flatten', () => {
       const page = new Page();
       const renderer = sinon.spy(page, 'renderer');
       const ctx = within(page);
-      await assertFlattensTo(T.div({ data: 'd' }, T.p({ render: 'name' }), T.p({ render: directive('name') }), T.p({ render: 'greet hi,!' })),
+      await assertFlattensTo(T.div({ data: 'd' }, T.p({ render: directive('name') }), T.p({ render: directive('name') }), T.p({ render: directive('greet hi,!') })),
         '<div>page:dpage:dhi!</div>', ctx);
       expect(renderer.getCalls().slice(0, 3).map((c) => c.args[1])).to.deep.equal(['name', 'name', 'greet hi,!']);
       expect(renderer.firstCall.args[0]).to.be.instanceOf(WovenContext);
@@ -473,7 +476,7 @@ describe('flatten', () => {
       const rendering = { who: 'renderer' };
       const factory = { renderer: () => function (this: typeof rendering) { return this.who; } };
       const ctx = new WovenContext().remember(rendering, IRenderer).remember(factory, IRendererFactory);
-      await assertFlattensTo(T.p({ render: 'x' }), 'renderer', ctx);
+      await assertFlattensTo(T.p({ render: directive('x') }), 'renderer', ctx);
     });
 
     it('treats a bare directive among children as a renderer', async () => {
@@ -487,7 +490,7 @@ describe('flatten', () => {
 
     it('rejects an unknown name with MissingRenderMethod naming the name and the class', async () => {
       class NewsPage extends FakeFragment {}
-      const err = await flattenError(T.div(T.p({ render: 'missing' })), within(new NewsPage()));
+      const err = await flattenError(T.div(T.p({ render: directive('missing') })), within(new NewsPage()));
       expect(err.cause).to.be.instanceOf(MissingRenderMethod);
       expect(err.message).to.match(/missing/).and.match(/NewsPage/);
     });
@@ -499,11 +502,11 @@ describe('flatten', () => {
         expect(err.cause).to.be.instanceOf(MissingRenderMethod);
         expect(err.message).to.match(/missing/);
       }
-      expect((await flattenError(T.p({ render: 'missing' }), within(new Bare()))).message).to.match(/Bare/);
+      expect((await flattenError(T.p({ render: directive('missing') }), within(new Bare()))).message).to.match(/Bare/);
     });
 
-    it('rejects a render special that is not a function, string or directive', async () => {
-      const err = await flattenError(T.p({ render: 42 }));
+    it('rejects a render special that is not a function or directive, when flattened', async () => {
+      const err = await flattenError(Object.assign(new Tag('p'), { render: 42 }));
       expect(err.cause).to.be.instanceOf(TypeError);
       expect(err.message).to.match(/number/);
     });
@@ -694,7 +697,7 @@ describe('flatten', () => {
         T.head(T.title(slot('title')), T.style('a > b {}', slot('css'))),
         T.body({ class: slot('cls'), 'data-n': () => 2 },
           T.h1('Static & plain'),
-          T.ul({ data: directive('rows'), render: 'rows' },
+          T.ul({ data: directive('rows'), render: directive('rows') },
             T.li({ pattern: 'row' }, (_c: Ctx, d: string) => d)),
           T.p({ data: { k: 'v' } }, T.span({ data: directive('k') }, (_c: Ctx, d: string) => d)),
           T.div({ render: (ctx: Ctx) => ctx.tag }, 'kept'),
@@ -941,5 +944,165 @@ describe('flatten compared with vhtml', () => {
         .map(([name, a, children]) => [name, a, ...children] as Node),
     }));
     fc.assert(fc.property(element, (tree) => assertSameAsVhtml(tree)), { seed: 20240501, numRuns: 300 });
+  });
+});
+
+// ---------------------------------------------------------------- issue 14: hostile data
+
+/** The elements of a parsed document (parse5, as a browser parses it), in document order. */
+function elementsOf(htmlText: string): Parse5Element[] {
+  const out: Parse5Element[] = [];
+  const walk = (n: { childNodes?: unknown[]; content?: unknown }) => {
+    for (const c of (n.childNodes ?? []) as Parse5Element[]) {
+      if ('tagName' in c) out.push(c);
+      walk(c);
+    }
+  };
+  walk(parse5.parse(htmlText) as never);
+  return out;
+}
+type Parse5Element = { tagName: string; attrs: { name: string }[]; childNodes: { nodeName: string; value?: string }[] };
+
+describe('hostile data', () => {
+  describe('every case is refused, or written so that a browser sees no element or handler it did not write', () => {
+    for (const [name, build] of Object.entries(HOSTILE)) {
+      it(name, async () => {
+        let out: string;
+        try {
+          out = await flatten(T.body(build()));
+        } catch (e) {
+          expect(e, name).to.satisfy((x: unknown) => x instanceof FlattenerError || x instanceof TypeError);
+          return;
+        }
+        const found = elementsOf(out).map((e) => e.tagName);
+        expect(found, out).not.to.include('img');
+        for (const e of elementsOf(out)) expect(e.attrs.map((a) => a.name), out).not.to.include('onerror');
+      });
+    }
+  });
+
+  describe('raw text: the guard sees all of an element\'s text', () => {
+    it('refuses "</scr" + a promise of "ipt>", as it refuses them without the promise', async () => {
+      expect((await flattenError(HOSTILE['</script split across a promise']!())).message).to.match(/<\/script/);
+      expect(() => flattenSync(T.script('var x = "', '</scr', `ipt>${PAYLOAD}`))).to.throw(FlattenerError, /<\/script/);
+    });
+
+    it('refuses a closing tag split across an async iterator, a flush and a renderer, in any case', async () => {
+      await flattenError(HOSTILE['</SCRIPT split across an async iterator']!());
+      await flattenError(HOSTILE['</script/ from a renderer after a flush']!());
+      await flattenError(HOSTILE['</style split across a promise']!());
+    });
+
+    it('refuses "<!--" followed later by "<script" in a script, and lets each alone through', async () => {
+      expect((await flattenError(HOSTILE['<!-- then <script in script text']!())).message).to.match(/<!--/);
+      expect(await flatten(T.script('a <!-- b', Promise.resolve(' c'))), 'a comment opener alone').to.equal('<script>a <!-- b c</script>');
+      expect(await flatten(T.script('if (a <script) {}'))).to.equal('<script>if (a <script) {}</script>');
+    });
+
+    it('refuses a NUL, which a browser would not keep', async () => {
+      await flattenError(T.style('a\0b'));
+    });
+
+    it('checks a slot in a precompiled script with the static text around it', async () => {
+      const doc = loaders.xmlstr('<script xmlns:n="http://nevow.com/ns/nevow/0.1">var a = "&lt;/scr<n:slot name="x"/>";</script>').load();
+      const err = await flattenError(new Tag('', {}, [doc]).fillSlots('x', 'ipt>'));
+      expect(err.message).to.match(/<\/script/);
+      const ok = await flatten(new Tag('', {}, [doc]).fillSlots('x', 'oll'));
+      expect(ok).to.equal('<script>var a = "</scroll";</script>');
+      const pre = precompile(T.div(T.script('var a = "</scr', slot('x'), '";')));
+      await flattenError(new Tag('', {}, [pre]).fillSlots('x', 'ipt>'));
+    });
+  });
+
+  describe('JSON-shaped data never names code', () => {
+    it('refuses a string render or macro in T, so JSON given as attributes cannot call a renderer', () => {
+      expect(HOSTILE['JSON as the first argument of T']!).to.throw(TypeError, /render special must be a function or a directive.*directive\("xml"\)/);
+      expect(() => T.div({ macro: 'm' })).to.throw(TypeError, /<div>: a macro special/);
+      const gen = T.ul(T.li({ pattern: 'item' })).patternGenerator('item');
+      expect(() => gen(JSON.parse('{"render":"xml"}'))).to.throw(TypeError);
+    });
+
+    it('refuses a string render set on a tag by hand, when flattening', async () => {
+      const err = await flattenError(Object.assign(new Tag('p'), { render: 'xml', data: PAYLOAD }));
+      expect(err.cause).to.be.instanceOf(TypeError);
+    });
+
+    it('refuses JSON objects as children rather than reading them as attributes or specials', async () => {
+      await flattenError(T.li('first', JSON.parse('{"render":"xml","onclick":"alert(1)"}')));
+    });
+
+    it('still reads strings as directives in html templates (trusted template source)', async () => {
+      class F { render_x() { return 'X'; } renderer(_c: Ctx, n: string) { return (this as any)['render_' + n]; } }
+      expect(await flatten(html`<p render="x"></p>`, within(new F()))).to.equal('X');
+    });
+  });
+
+  describe('foreign content', () => {
+    it('writes cdata() as escaped text in HTML, and as CDATA inside <svg> and <math>', async () => {
+      await assertFlattensTo(HOSTILE['cdata() in HTML']!(), '<p>x&gt;&lt;img src=x onerror=alert(1)&gt;</p>');
+      await assertFlattensTo(new Tag('svg', {}, [cdata('a<b')]), '<svg><![CDATA[a<b]]></svg>');
+      await assertFlattensTo(new Tag('math', {}, [new Tag('mtext', {}, [cdata('a<b')])]), '<math><mtext>a&lt;b</mtext></math>');
+    });
+
+    it('escapes <style> and <script> text inside <svg> and <math>, and not outside them', async () => {
+      await assertFlattensTo(HOSTILE['<style> text inside <svg>']!(), '<svg><style>&lt;img src=x onerror=alert(1)&gt;</style></svg>');
+      await assertFlattensTo(HOSTILE['<script> text inside <math>']!(), '<math><script>&lt;img src=x onerror=alert(1)&gt;</script></math>');
+      await assertFlattensTo(T.div(new Tag('svg'), T.style('a > b {}')), '<div><svg></svg><style>a > b {}</style></div>');
+      // Precompiled (as a template is) the same way.
+      await assertFlattensTo(precompile(new Tag('svg', {}, [T.style('a > b {}')])), '<svg><style>a &gt; b {}</style></svg>');
+    });
+  });
+
+  describe('property: raw text split across values, promises and iterators', () => {
+    const pieces = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('</script', '</SCRIPT', '</style', '</StYlE', '<!--', '-->', '<script', '<SCRIPT ', '>', '/', '<', '-', '!', ' ', '\t', '\n', '\r', '\r\n', '\0', 'x', 'script', 'style', '"', '&amp;') },
+      { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) },
+    );
+    const input = fc.array(pieces, { maxLength: 12 }).map((a) => a.join(''));
+    const kinds = ['sync', 'promise', 'async iterator', 'function', 'slot'] as const;
+    const split = fc.tuple(input, fc.array(fc.nat(), { maxLength: 6 }), fc.array(fc.constantFrom(...kinds), { minLength: 7, maxLength: 7 }), fc.constantFrom('script', 'style'));
+
+    /** `s` cut at `cuts` into pieces, each given as a value of kind `how[i]`. */
+    function children(s: string, cuts: number[], how: readonly (typeof kinds)[number][]): [Renderable[], Map<string, string>] {
+      const at = [...new Set(cuts.map((c) => c % (s.length + 1)))].sort((a, b) => a - b);
+      const parts: string[] = [];
+      let prev = 0;
+      for (const c of [...at, s.length]) {
+        parts.push(s.slice(prev, c));
+        prev = c;
+      }
+      const slots = new Map<string, string>();
+      const out = parts.map((p, i): Renderable => {
+        switch (how[i % how.length]) {
+          case 'promise': return Promise.resolve(p);
+          case 'async iterator': return later(p.slice(0, 1), p.slice(1));
+          case 'function': return () => p;
+          case 'slot': slots.set(`s${i}`, p); return slot(`s${i}`);
+          default: return p;
+        }
+      });
+      return [out, slots];
+    }
+
+    it('is refused, or parsed by parse5 as exactly one element whose text is the input', async () => {
+      await fc.assert(fc.asyncProperty(split, async ([s, cuts, how, name]) => {
+        const [kids, slots] = children(s, cuts, how);
+        let out: string;
+        try {
+          // Precompiled, as a template is: its static text is checked at load, the rest at render.
+          const doc = new Tag('', {}, [precompile(T.body(new Tag(name, {}, kids)))]);
+          for (const [k, v] of slots) doc.fillSlots(k, v);
+          out = await flatten(doc);
+        } catch (e) {
+          expect(e).to.be.instanceOf(FlattenerError);
+          return;
+        }
+        const found = elementsOf(`<!DOCTYPE html>${out}`).filter((e) => !['html', 'head', 'body'].includes(e.tagName));
+        expect(found.map((e) => e.tagName), out).to.deep.equal([name]);
+        const text = found[0]!.childNodes.map((c) => c.value ?? '').join('');
+        // The input stream is normalised before tokenizing (CR LF and CR become LF), in any element.
+        expect(text, out).to.equal(s.replace(/\r\n?/g, '\n'));
+      }), { seed: 14, numRuns: 1500 });
+    });
   });
 });

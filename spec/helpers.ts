@@ -1,7 +1,30 @@
 /**
  * Small helpers shared by the specs (not a spec file itself).
  */
+import fs from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
 import { Compiled, Tag } from '../lib/index.js';
+
+/** Debian's Chromium, driven by playwright-core in the browser specs. */
+export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+];
+
+/**
+ * Launches Chromium for a browser suite; without /usr/bin/chromium the suite
+ * is skipped, unless CI is set: then it fails, so that a CI image without
+ * the browser cannot pass silently.
+ */
+export async function launchChromium(suite: Mocha.Context): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    if (process.env.CI) throw new Error(`${CHROMIUM} is missing and CI is set: install Debian's chromium (apt-get install -y chromium)`);
+    console.warn(`    skipped: ${CHROMIUM} not found (apt-get install -y chromium to run these specs)`);
+    suite.skip();
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
 
 /** A promise the spec settles itself, which knows whether it has been settled. */
 export function deferred<T = unknown>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void; settled: () => boolean } {

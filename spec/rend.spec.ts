@@ -78,7 +78,7 @@ describe('Fragment', () => {
           return 'X';
         }
       }
-      expect(await flatten(new F(null, stanDoc(T.span({ render: 'x' }))))).to.equal('X');
+      expect(await flatten(new F(null, stanDoc(T.span({ render: directive('x') }))))).to.equal('X');
     });
 
     it('accepts a bare directive among children as a renderer', async () => {
@@ -120,7 +120,7 @@ describe('Fragment', () => {
           return () => 'ok';
         }
       }
-      expect(await flatten(new F(null, stanDoc(T.div({ render: 'args 1, two ,3' }))))).to.equal('ok');
+      expect(await flatten(new F(null, stanDoc(T.div({ render: directive('args 1, two ,3') }))))).to.equal('ok');
       expect(got).to.deep.equal(['1', 'two', '3']);
     });
   });

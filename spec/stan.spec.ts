@@ -93,6 +93,28 @@ describe('Tag', () => {
       expect(c.slotData).to.not.equal(t.slotData);
     });
 
+    it('deep-clones a 200 000-deep tree (one the flattener can flatten) without overflowing the stack', function () {
+      // Seconds of work on a loaded machine; the old recursive clone overflowed at once.
+      this.timeout(90_000);
+      const depth = 200_000;
+      const shared = precompile(T.i('x'));
+      let t = T.b('leaf');
+      for (let i = 0; i < depth; i++) t = (i % 2 === 0 ? T.div : T.span)({ class: i }, [t], shared);
+      const c = t.clone(true);
+      // Walk both trees side by side: every tag and list is a copy, none shared.
+      let shared_ = 0;
+      let a: unknown = t;
+      let b: unknown = c;
+      for (let i = 0; i <= depth; i++) {
+        if (a === b || (a as Tag).tagName !== (b as Tag).tagName) shared_++;
+        const [ca, cb] = [(a as Tag).children[0], (b as Tag).children[0]];
+        if (Array.isArray(ca) && ca === cb) shared_++;
+        [a, b] = Array.isArray(ca) ? [ca[0], (cb as unknown[])[0]] : [ca, cb];
+      }
+      expect(shared_).to.equal(0);
+      expect(flattenSync(c)).to.equal(flattenSync(t));
+    });
+
     it('a deep clone can be changed anywhere without changing the original', () => {
       const t = build();
       const before = snapshot(t);
@@ -312,9 +334,9 @@ describe('T', () => {
 
   it('takes render, data, pattern, key and macro as specials, not attributes', () => {
     const fn = () => 'x';
-    const t = T.div({ render: fn, data: 42, pattern: 'p', key: 'k', macro: 'm', class: 'c' });
+    const t = T.div({ render: fn, data: 42, pattern: 'p', key: 'k', macro: directive('m'), class: 'c' });
     expect(t.attributes).to.deep.equal({ class: 'c' });
-    expect([t.render, t.data, t.pattern, t.key, t.macro]).to.deep.equal([fn, 42, 'p', 'k', 'm']);
+    expect([t.render, t.data, t.pattern, t.key, t.macro]).to.deep.equal([fn, 42, 'p', 'k', directive('m')]);
   });
 
   it('makes a new attributes object for every tag', () => {
@@ -359,7 +381,8 @@ describe('xml, comment, cdata', () => {
     expect(comment('note')).to.be.instanceOf(Comment);
     expect(comment('note').text).to.equal('note');
     expect(cdata('a<b')).to.be.instanceOf(CData);
-    expect(render([comment('note'), cdata('a<b')])).to.equal('<!--note--><![CDATA[a<b]]>');
+    expect(render([comment('note'), cdata('a<b')])).to.equal('<!--note-->a&lt;b');
+    expect(render(new Tag('math', {}, [cdata('a<b')]))).to.equal('<math><![CDATA[a<b]]></math>');
   });
 });
 

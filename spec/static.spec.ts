@@ -68,6 +68,9 @@ describe('File', () => {
     write('withindex/index.html', '<h1>index page</h1>');
     write('withindex/other.txt', 'other');
     write('<b>&"odd name.txt', 'odd');
+    write('.env', 'SECRET_TOKEN=1');
+    write('.git/config', '[core]');
+    write('sub/.hidden', 'hidden');
     big = randomBytes(1024 * 1024 + 17);
     write('big.bin', big);
     fs.symlinkSync(nodePath.join(base, 'outside', 'secret.txt'), nodePath.join(root, 'link-out.txt'));
@@ -219,8 +222,14 @@ describe('File', () => {
       expect(res.body.toString()).to.equal('<h1>index page</h1>');
     });
 
-    it('lists a directory without index.html, names escaped and links encoded', async () => {
+    it('answers 404 for a directory without index.html unless listing is turned on', async () => {
       await serve(new File(root));
+      expect((await raw(port, '/static/')).status).to.equal(404);
+      expect((await raw(port, '/static/sub/')).status).to.equal(404);
+    });
+
+    it('lists a directory without index.html when asked to, names escaped and links encoded', async () => {
+      await serve(new File(root, undefined, { listDirectories: true }));
       const res = await raw(port, '/static/');
       expect(res.status).to.equal(200);
       expect(res.headers['content-type']).to.equal('text/html; charset=utf-8');
@@ -233,7 +242,7 @@ describe('File', () => {
     });
 
     it('redirects (302, as Nevow) a directory asked for without its trailing slash', async () => {
-      await serve(new File(root));
+      await serve(new File(root, undefined, { listDirectories: true }));
       const res = await raw(port, '/static/sub?x=1');
       expect(res.status).to.equal(302);
       expect(res.headers.location).to.equal('sub/?x=1');
@@ -259,7 +268,7 @@ describe('File', () => {
     });
 
     it('serves a directory as the site root', async () => {
-      await serve(new File(root), true);
+      await serve(new File(root, undefined, { listDirectories: true }), true);
       expect((await raw(port, '/')).body.toString()).to.contain('hello.txt');
       expect((await raw(port, '/sub/nested.txt')).body.toString()).to.equal('nested file');
     });
@@ -319,11 +328,80 @@ describe('File', () => {
       expect(res.body.toString()).not.to.contain('secret.txt');
     });
 
+    for (const path of ['/static/.env', '/static/.git/config', '/static/sub/.hidden', '/static/%2eenv', '/static/.git/']) {
+      it(`answers 404 to the dotfile path ${path} by default`, async () => {
+        await serve(new File(root));
+        const res = await raw(port, path);
+        expect(res.status).to.equal(404);
+        expect(res.body.toString()).not.to.match(/SECRET_TOKEN|\[core\]|hidden/);
+      });
+    }
+
+    it('serves and lists dotfiles only when asked to', async () => {
+      await serve(new File(root, undefined, { listDirectories: true }));
+      expect((await raw(port, '/static/')).body.toString()).not.to.contain('.env');
+      await site.close();
+      await serve(new File(root, undefined, { dotfiles: true, listDirectories: true }));
+      expect((await raw(port, '/static/.env')).body.toString()).to.equal('SECRET_TOKEN=1');
+      expect((await raw(port, '/static/')).body.toString()).to.contain('.env');
+    });
+
     it('serves a symlink that stays inside the root', async () => {
       await serve(new File(root));
       const res = await raw(port, '/static/link-in.txt');
       expect(res.status).to.equal(200);
       expect(res.body.toString()).to.equal('hello world');
+    });
+  });
+
+  describe('byte ranges', () => {
+    const table: [string, number, string | null][] = [
+      ['bytes=0-4', 206, 'hello'],
+      ['bytes=6-', 206, 'world'],
+      ['bytes=-5', 206, 'world'],
+      ['bytes=6-100', 206, 'world'],
+      ['BYTES = 0 - 0', 206, 'h'],
+      ['bytes=11-', 416, null],
+      ['bytes=-0', 416, null],
+      ['bytes=0-1,3-4', 200, 'hello world'],
+      ['bytes=5-2', 200, 'hello world'],
+      ['items=0-1', 200, 'hello world'],
+    ];
+    for (const [range, status, body] of table) {
+      it(`answers ${status} to Range: ${range}`, async () => {
+        await serve(new File(root));
+        const res = await raw(port, '/static/hello.txt', { headers: { range } });
+        expect(res.status).to.equal(status);
+        expect(res.headers['accept-ranges']).to.equal('bytes');
+        if (status === 416) expect(res.headers['content-range']).to.equal('bytes */11');
+        else {
+          expect(res.body.toString()).to.equal(body);
+          expect(res.headers['content-length']).to.equal(String(body!.length));
+          if (status === 206) {
+            const start = 'hello world'.indexOf(body!);
+            expect(res.headers['content-range']).to.equal(`bytes ${start}-${start + body!.length - 1}/11`);
+          }
+        }
+      });
+    }
+
+    it('streams a range of a large file', async () => {
+      await serve(new File(root));
+      const first = 1000;
+      const last = big.length - 3;
+      const res = await raw(port, '/static/big.bin', { headers: { range: `bytes=${first}-${last}` } });
+      expect(res.status).to.equal(206);
+      expect(res.headers['content-range']).to.equal(`bytes ${first}-${last}/${big.length}`);
+      expect(res.body.equals(big.subarray(first, last + 1))).to.equal(true);
+    });
+
+    it('sends the whole file when If-Range names another version', async () => {
+      await serve(new File(root));
+      const res = await raw(port, '/static/hello.txt', { headers: { range: 'bytes=0-4', 'if-range': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
+      expect(res.status).to.equal(200);
+      expect(res.body.toString()).to.equal('hello world');
+      const same = await raw(port, '/static/hello.txt', { headers: { range: 'bytes=0-4', 'if-range': MTIME.toUTCString() } });
+      expect(same.status).to.equal(206);
     });
   });
 });

@@ -64,14 +64,47 @@ export function guardCData(s: string): string {
 }
 
 /**
- * Text inside `<script>`/`<style>`: HTML does not decode entities there, so it
- * is written unescaped; a `</script` (or `</style`) inside it would end the
- * element early and is refused. Returns null when the text is safe.
+ * Watches the text of one `<script>` or `<style>` element as it is written,
+ * in as many pieces as the flattener meets (values, promises, iterators,
+ * flushes): HTML does not decode entities there, so the text is written
+ * unescaped and anything that would change how a browser tokenizes it is
+ * refused instead. Refused, case-insensitively: `</script` (or `</style`),
+ * which would end the element; in a script, `<!--` followed anywhere later by
+ * `<script`, which sends the tokenizer into its "double escaped" states where
+ * the real end tag no longer ends the element; and NUL, which a browser
+ * would not keep as written. The check runs on the end of what was written
+ * before joined to the new piece, so a split cannot hide a sequence.
  */
-export function rawTextProblem(s: string, tagName: string): string | null {
-  if (s.indexOf('</') === -1) return null;
-  if (s.toLowerCase().indexOf('</' + tagName) === -1) return null;
-  return `text inside <${tagName}> contains "</${tagName}", which would end the element early`;
+export class RawTextGuard {
+  /** The last characters written (enough to hold any refused sequence but one character). */
+  #tail = '';
+  #commentOpen = false;
+  readonly #end: string;
+  readonly #script: boolean;
+
+  constructor(readonly tagName: string) {
+    this.#end = '</' + tagName.toLowerCase();
+    this.#script = tagName.toLowerCase() === 'script';
+  }
+
+  /** Throws when `s`, written after everything before it, could end or derail the element. */
+  check(s: string): void {
+    // The tail is short, so the joined copy is too; most pieces have no '<' or '\0' at all.
+    const t = this.#tail + s;
+    if (t.indexOf('<') !== -1 || s.indexOf('\0') !== -1) {
+      const lower = t.toLowerCase();
+      if (lower.indexOf(this.#end) !== -1) throw new Error(`text inside <${this.tagName}> contains "${this.#end}", which would end the element early`);
+      if (s.indexOf('\0') !== -1) throw new Error(`text inside <${this.tagName}> contains a NUL character`);
+      if (this.#script) {
+        const open = lower.indexOf('<!--');
+        if (open !== -1) this.#commentOpen = true;
+        if (this.#commentOpen && lower.indexOf('<script', open === -1 ? 0 : open) !== -1) {
+          throw new Error(`text inside <${this.tagName}> contains "<!--" followed by "<script", which would keep the element open past its end tag`);
+        }
+      }
+    }
+    this.#tail = t.length <= 8 ? t : t.slice(-8);
+  }
 }
 
 /** Tag and attribute names: refused when they could break out of the markup. */

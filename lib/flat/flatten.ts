@@ -3,22 +3,24 @@
  *
  * One loop over an explicit stack of frames (as twisted.web's
  * `_flattenTree`): a frame walks one list (children, precompiled parts, a
- * renderer's result) or one iterator, in one context and one escaping mode.
- * Deep trees cannot overflow the JavaScript stack, a tree without promises
- * flattens without touching the microtask queue, and when a promise is met
- * everything produced so far goes to the writer before waiting on it.
+ * renderer's result) or one iterator, in one scope (context, escaping mode,
+ * namespace, raw-text guard). Deep trees cannot overflow the JavaScript
+ * stack, and a tree without promises flattens without touching the
+ * microtask queue.
  *
- * The same loop precompiles: with `precompile` set, dynamic nodes are not
- * evaluated but emitted as parts of a `Compiled` run, between the strings of
- * the static markup around them.
+ * The loop has one suspension point, `suspend(promise, resume)`: a promise
+ * in the tree, a data promise, an async iterator's next value and a writer
+ * that asks to wait (backpressure) all go through it. Everything produced
+ * before it goes to the writer first; when the promise settles, `resume`
+ * puts its value on the stack and the same loop continues, inside the one
+ * place that wraps errors (`advance`). Nothing else re-enters the loop, so no
+ * state (the buffer, a raw-text guard) can be lost across a wait.
+ *
+ * Modes are subclasses, not flags: `SyncFlattener` refuses to suspend
+ * (flattenSync) and `Precompiler` keeps dynamic nodes instead of evaluating
+ * them (precompile). Data and directive resolution live in lib/accessors.ts.
  */
-import {
-  IData,
-  IMacroFactory,
-  IRenderer,
-  IRendererFactory,
-  WovenContext,
-} from '../context.js';
+import { IData, IMacroFactory, WovenContext } from '../context.js';
 import {
   CData,
   Comment,
@@ -26,7 +28,6 @@ import {
   Directive,
   Entity,
   Hole,
-  isPlainObject,
   RAW_TEXT_ELEMENTS,
   RENDER,
   Slot,
@@ -35,110 +36,74 @@ import {
   Xml,
   type Renderable,
 } from '../stan.js';
-import {
-  DataNotFound,
-  FlattenerError,
-  MissingMacroMethod,
-  MissingRenderMethod,
-  UnfilledSlot,
-} from '../errors.js';
-import { findMethod } from '../names.js';
-import { badName, escapeAttribute, escapeText, guardCData, guardComment, rawTextProblem } from './escape.js';
+import { FlattenerError, UnfilledSlot } from '../errors.js';
+import { NOT_FOUND, owner, resolveData, resolveMacro, resolveRenderer, typeName } from '../accessors.js';
+import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
 
 /** Escaping modes of a frame. */
 export const TEXT = 0;
 export const ATTRIBUTE = 1;
 export const RAWTEXT = 2;
 
-const LIST = 0;
-const ITER = 1;
-const ASYNC_ITER = 2;
+/**
+ * Namespaces, as the HTML parser sees them: HTML; inside `<svg>`/`<math>`
+ * (foreign content, where `<script>`/`<style>` text is parsed for markup and
+ * CDATA sections exist); and HTML again inside one of their integration
+ * points (`<foreignObject>`, `<mtext>`, ...), where CDATA does not exist but
+ * a script's text is, conservatively, still escaped.
+ */
+export const HTML_NS = 0;
+export const FOREIGN_NS = 1;
+export const INTEGRATION_NS = 2;
 
-class Frame {
+const INTEGRATION_POINTS: ReadonlySet<string> = new Set(['foreignObject', 'desc', 'title', 'mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml']);
+
+/** Where a frame writes. Frames are scopes; a child frame usually inherits its parent's. */
+interface Scope {
+  readonly ctx: WovenContext;
+  readonly mode: number;
+  /** The tag being rendered, for error messages. */
+  readonly tag: Tag | null;
+  /** The guard of the `<script>`/`<style>` whose text this is (mode RAWTEXT), else null. */
+  readonly guard: RawTextGuard | null;
+  readonly ns: number;
+}
+
+/** One list or iterator being walked. Made by `Frame.list` and `Frame.iterator`. */
+class Frame implements Scope {
   index = 0;
-  constructor(
-    readonly kind: number,
+  readonly ctx: WovenContext;
+  readonly mode: number;
+  readonly tag: Tag | null;
+  readonly guard: RawTextGuard | null;
+  readonly ns: number;
+
+  private constructor(
     readonly items: readonly unknown[] | null,
     readonly iter: Iterator<unknown> | AsyncIterator<unknown> | null,
-    readonly ctx: WovenContext,
-    readonly mode: number,
-    /** Strings in `items` are finished markup (a Compiled run). */
-    readonly raw: boolean,
-    /** Markup written when the frame is done (a closing tag, a quote). */
+    readonly async: boolean,
+    /** Strings in `items` are finished markup (a Compiled run outside raw text). */
+    readonly markup: boolean,
+    /** Markup written when the frame is done (a closing tag). */
     readonly close: string,
-    /** The tag this frame renders, for error messages; the raw-text element in RAWTEXT mode. */
-    readonly tag: Tag | null,
-  ) {}
-}
-
-const NOT_FOUND = Symbol('notFound');
-
-/** The `this` of a render or data function: the Fragment or Page in scope. */
-function owner(ctx: WovenContext): unknown {
-  return ctx.lookup(IRenderer, undefined);
-}
-
-function className(obj: unknown): string {
-  if (obj === null || obj === undefined) return 'no Fragment or Page (nothing remembered as IRendererFactory)';
-  return (obj as object).constructor?.name ?? typeof obj;
-}
-
-/** Splits a parameterised directive `"name a,b"` into its name and arguments. */
-export function parseDirective(spec: string): [string, string[]] {
-  const sp = spec.indexOf(' ');
-  if (sp === -1) return [spec, []];
-  return [spec.slice(0, sp), spec.slice(sp + 1).split(',').map((a) => a.trim())];
-}
-
-/** A value that `directive(key)` can look into: plain object, Map or array. */
-function containerChild(container: unknown, key: string): unknown {
-  if (container instanceof Map) return container.has(key) ? container.get(key) : NOT_FOUND;
-  if (Array.isArray(container)) {
-    const i = Number(key);
-    return Number.isInteger(i) && i >= 0 && i < container.length ? container[i] : NOT_FOUND;
+    scope: Scope,
+  ) {
+    this.ctx = scope.ctx;
+    this.mode = scope.mode;
+    this.tag = scope.tag;
+    this.guard = scope.guard;
+    this.ns = scope.ns;
   }
-  if (isPlainObject(container) && Object.prototype.hasOwnProperty.call(container, key)) return container[key];
-  return NOT_FOUND;
-}
 
-/**
- * The value of `data` special `spec` for a tag whose enclosing data is
- * `current`: a directive names `data_<name>` on the fragment in scope, else a
- * key of `current`, else a key of the fragment's `original`.
- */
-export function resolveData(spec: unknown, ctx: WovenContext, current: unknown): unknown {
-  if (spec instanceof Directive) {
-    const factory = ctx.lookup(IRendererFactory, undefined) as any;
-    const [name, args] = parseDirective(spec.name);
-    const method = factory == null ? undefined : findMethod(factory, 'data_', name);
-    if (method !== undefined) {
-      // A parameterised data method returns the accessor to call.
-      const accessor = args.length > 0 ? method.apply(factory, args) : method;
-      return typeof accessor === 'function' ? accessor.call(factory, ctx, current) : accessor;
-    }
-    let found = containerChild(current, spec.name);
-    if (found === NOT_FOUND && factory != null) found = containerChild(factory.original, spec.name);
-    if (found === NOT_FOUND) throw new DataNotFound(spec.name, className(factory));
-    return found;
+  /** A frame over `items` in `scope`; `close` is written after them. */
+  static list(items: readonly unknown[], scope: Scope, close = '', markup = false): Frame {
+    return new Frame(items, null, false, markup, close, scope);
   }
-  if (typeof spec === 'function') return spec.call(owner(ctx), ctx, current);
-  return spec;
-}
 
-/** The render function named or given by a tag's `render` special. */
-function resolveRenderer(spec: unknown, ctx: WovenContext): Function {
-  if (typeof spec === 'function') return spec;
-  const name = spec instanceof Directive ? spec.name : typeof spec === 'string' ? spec : null;
-  if (name === null) throw new TypeError(`a render special must be a function, a string or a directive, not ${typeName(spec)}`);
-  const factory = ctx.lookup(IRendererFactory, undefined) as any;
-  if (factory === undefined || typeof factory.renderer !== 'function') throw new MissingRenderMethod(name, className(factory));
-  return factory.renderer(ctx, name);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v !== 'object') return typeof v;
-  return (v as object).constructor?.name ?? 'Object (null prototype)';
+  /** A frame over a (sync or async) iterator in `scope`. */
+  static iterator(iter: Iterator<unknown> | AsyncIterator<unknown>, async: boolean, scope: Scope): Frame {
+    return new Frame(null, iter, async, false, '', scope);
+  }
 }
 
 /** A promise, or anything else with a `then` method. */
@@ -157,7 +122,10 @@ interface ElementMarkup {
   readonly emptyClose: string;
   /** The whole of an empty element without attributes. */
   readonly emptyElement: string;
-  readonly childMode: number;
+  /** `<script>` or `<style>`: raw text, but only in the HTML namespace. */
+  readonly rawText: boolean;
+  /** The namespace of its children, by the namespace it is in. */
+  readonly childNs: readonly [number, number, number];
 }
 const elements = new Map<string, ElementMarkup>();
 
@@ -166,18 +134,27 @@ function elementMarkup(name: string): ElementMarkup {
   if (m === undefined) {
     if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
     const emptyClose = VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`;
+    const foreignRoot = name === 'svg' || name === 'math';
     m = {
       open: '<' + name,
       openTag: `<${name}>`,
       close: `</${name}>`,
       emptyClose,
       emptyElement: '<' + name + emptyClose,
-      childMode: RAW_TEXT_ELEMENTS.has(name) ? RAWTEXT : TEXT,
+      rawText: RAW_TEXT_ELEMENTS.has(name),
+      childNs: foreignRoot ? [FOREIGN_NS, FOREIGN_NS, FOREIGN_NS]
+        : [HTML_NS, INTEGRATION_POINTS.has(name) ? INTEGRATION_NS : FOREIGN_NS, INTEGRATION_NS],
     };
     // Names come from code and templates, but a bound keeps a generator of names from growing the map.
     if (elements.size < 1000) elements.set(name, m);
   }
   return m;
+}
+
+/** The scope of the children of element `t` (markup `m`) met in `ctx`, namespace `ns`. */
+function childScope(t: Tag, m: ElementMarkup, ctx: WovenContext, ns: number): Scope {
+  const raw = m.rawText && ns === HTML_NS;
+  return { ctx, mode: raw ? RAWTEXT : TEXT, tag: t, guard: raw ? new RawTextGuard(t.tagName) : null, ns: m.childNs[ns]! };
 }
 
 /** `p`, or a rejection with the signal's reason if the signal aborts first. */
@@ -194,91 +171,144 @@ export function untilAborted<T>(p: T | PromiseLike<T>, signal: AbortSignal): Pro
   });
 }
 
+/** A sink for markup. When it answers a promise, nothing more is produced until that settles (backpressure); other answers are ignored. */
+export type Writer = (chunk: string) => unknown;
+
+const IGNORE = (): void => {};
+
 /** Flattening state: the stack, the markup not yet written, and the sink. */
 class Flattener {
   readonly stack: Frame[] = [];
   buf = '';
   /** The tag whose data or renderer is being evaluated, for error paths. */
   current: Tag | null = null;
-  /** Set when precompiling: dynamic nodes are collected here instead of evaluated. */
-  readonly parts: unknown[] | null;
-  /** Aborts the render (a Page's `renderTimeout`): a pending wait rejects with its reason. */
+  /** Aborts the render (a Page's `renderTimeout`, a client gone): a pending wait rejects with its reason. */
   signal: AbortSignal | null = null;
+  /** Set by `suspend`: what the loop waits on, what to do with its value, and whom to blame if it fails. */
+  #pending: PromiseLike<unknown> | null = null;
+  #resume: (value: any) => void = IGNORE;
+  #blame: Tag | null = null;
+  #settled: ((v: undefined) => void) | null = null;
+  #failed: ((e: unknown) => void) | null = null;
 
-  constructor(
-    root: unknown,
-    ctx: WovenContext,
-    readonly writer: ((chunk: string) => void) | null,
-    readonly sync: boolean,
-    precompile = false,
-    /** The raw-text element (`<script>`/`<style>`) whose content `root` is, if any. */
-    rawTextOf: Tag | null = null,
-  ) {
-    this.parts = precompile ? [] : null;
-    this.stack.push(new Frame(LIST, [root], null, ctx, rawTextOf === null ? TEXT : RAWTEXT, false, '', rawTextOf));
+  constructor(root: unknown, scope: Scope, readonly writer: Writer | null) {
+    this.stack.push(Frame.list([root], scope));
   }
 
-  flush(): void {
-    if (this.buf.length === 0) return;
-    if (this.parts !== null) this.parts.push(this.buf);
-    else this.writer!(this.buf);
+  /** Writes what is buffered; answers the writer's promise when it asks to wait. */
+  flush(): PromiseLike<unknown> | undefined {
+    if (this.buf.length === 0) return undefined;
+    const r = this.writer!(this.buf);
     this.buf = '';
-  }
-
-  /** Runs until done (returns undefined) or until it must wait (returns the promise of the rest). */
-  run(): Promise<void> | undefined {
-    const stack = this.stack;
-    try {
-      while (stack.length > 0) {
-        const f = stack[stack.length - 1]!;
-        let item: unknown;
-        if (f.kind === LIST) {
-          const items = f.items!;
-          if (f.index >= items.length) {
-            stack.pop();
-            if (f.close.length > 0) this.buf += f.close;
-            continue;
-          }
-          item = items[f.index++];
-          if (typeof item === 'string') {
-            if (f.raw) this.buf += item;
-            else this.text(item, f);
-            continue;
-          }
-        } else if (f.kind === ITER) {
-          const r = (f.iter as Iterator<unknown>).next();
-          if (r.done) {
-            stack.pop();
-            continue;
-          }
-          item = r.value;
-        } else {
-          if (this.sync) throw new TypeError('flattenSync met an async iterable');
-          this.flush();
-          const next = (f.iter as AsyncIterator<unknown>).next();
-          return this.settle(next).then((r) => {
-            if (r.done) stack.pop();
-            else this.push([r.value], f.ctx, f.mode, false, '', f.tag);
-            return this.run();
-          }, (e) => this.fail(e));
-        }
-        const wait = this.item(item, f);
-        if (wait !== undefined) return wait;
-      }
-    } catch (e) {
-      this.fail(e);
-    }
-    this.flush();
-    return undefined;
+    return r === undefined || !isThenable(r) ? undefined : r;
   }
 
   /**
-   * Waits for `p`, unless the signal aborts first: then the wait rejects with
-   * the signal's reason, which `fail` turns into a FlattenerError naming the
-   * tags being rendered (where the render was stuck).
+   * The one suspension point: the loop stops, and when `p` settles `resume`
+   * gets its value (a rejection fails the render, blaming `blame`).
    */
-  settle<T>(p: T | PromiseLike<T>): Promise<T> {
-    return this.signal === null ? Promise.resolve(p) : untilAborted(p, this.signal);
+  suspend<T>(p: PromiseLike<T>, resume: (value: T) => void, blame: Tag | null = null): void {
+    this.#pending = p;
+    this.#resume = resume;
+    this.#blame = blame;
+  }
+
+  /** Runs until done (returns undefined) or until it must wait (returns the promise of the end). */
+  run(): Promise<void> | undefined {
+    if (this.advance(IGNORE, undefined, false)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.#settled = resolve;
+      this.#failed = reject;
+    });
+  }
+
+  /**
+   * Resumes with `value` (or the failure `value`), then runs the loop until
+   * the stack is empty (answers true) or the loop suspends (answers false,
+   * the wait scheduled). The one place where errors are wrapped.
+   */
+  advance(resume: (value: unknown) => void, value: unknown, failed: boolean): boolean {
+    try {
+      if (failed) {
+        this.current = this.#blame;
+        throw value;
+      }
+      resume(value);
+      this.loop();
+    } catch (e) {
+      this.fail(e);
+    }
+    // Everything produced before a wait reaches the writer before it.
+    const drain = this.flush();
+    let p = this.#pending;
+    let next = this.#resume;
+    this.#pending = null;
+    this.#resume = IGNORE;
+    if (p === null) {
+      if (drain === undefined) return true;
+      p = drain;
+      next = IGNORE;
+    } else if (drain !== undefined) {
+      // Wait for both; Promise.all handles `p`'s rejection at once, so it is never unhandled.
+      const value = p;
+      p = Promise.all([drain, value]).then((both) => both[1]);
+    }
+    this.wait(p, next);
+    return false;
+  }
+
+  /** Waits for `p` (or the abort signal); the continuation is not chained, so an endless stream holds no growing chain. */
+  wait(p: PromiseLike<unknown>, resume: (value: unknown) => void): void {
+    const settled = this.signal === null ? Promise.resolve(p) : untilAborted(p, this.signal);
+    settled.then((v) => this.continue(resume, v, false), (e) => this.continue(IGNORE, e, true));
+  }
+
+  continue(resume: (value: unknown) => void, value: unknown, failed: boolean): void {
+    let done: boolean;
+    try {
+      done = this.advance(resume, value, failed);
+    } catch (e) {
+      this.#failed!(e);
+      return;
+    }
+    if (done) this.#settled!(undefined);
+  }
+
+  /** The loop: walks the top frame until the stack is empty or something suspends. */
+  loop(): void {
+    const stack = this.stack;
+    while (stack.length > 0 && this.#pending === null) {
+      const f = stack[stack.length - 1]!;
+      let item: unknown;
+      if (f.items !== null) {
+        const items = f.items;
+        if (f.index >= items.length) {
+          stack.pop();
+          if (f.close.length > 0) this.buf += f.close;
+          continue;
+        }
+        item = items[f.index++];
+        if (typeof item === 'string') {
+          if (f.markup) this.buf += item;
+          else this.text(item, f);
+          continue;
+        }
+      } else if (!f.async) {
+        const r = (f.iter as Iterator<unknown>).next();
+        if (r.done) {
+          stack.pop();
+          continue;
+        }
+        item = r.value;
+      } else {
+        this.suspend((f.iter as AsyncIterator<unknown>).next(), (r: IteratorResult<unknown>) => {
+          if (r.done) stack.pop();
+          else stack.push(Frame.list([r.value], f));
+        });
+        continue;
+      }
+      this.item(item, f);
+    }
   }
 
   fail(e: unknown): never {
@@ -294,26 +324,25 @@ class Flattener {
         }
       }
     }
-    if (e instanceof FlattenerError) throw e;
     const roots: Tag[] = [];
     for (const f of this.stack) if (f.tag !== null && roots[roots.length - 1] !== f.tag) roots.push(f.tag);
     if (this.current !== null && roots[roots.length - 1] !== this.current) roots.push(this.current);
+    this.stack.length = 0;
+    this.#pending = null;
+    if (e instanceof FlattenerError) throw e;
     throw new FlattenerError(e, roots);
   }
 
-  push(items: readonly unknown[], ctx: WovenContext, mode: number, raw: boolean, close: string, tag: Tag | null): void {
-    this.stack.push(new Frame(LIST, items, null, ctx, mode, raw, close, tag));
+  /** Pushes a frame over `items` in the scope of frame `f`. */
+  push(items: readonly unknown[], f: Scope): void {
+    this.stack.push(Frame.list(items, f));
   }
 
-  text(s: string, f: Frame): void {
+  text(s: string, f: Scope): void {
     if (f.mode === TEXT) this.buf += escapeText(s);
     else if (f.mode === ATTRIBUTE) this.buf += escapeAttribute(s);
     else {
-      // Checked with the end of what precedes it, so that `</scr` + `ipt>`
-      // from two values cannot close the element either.
-      const tagName = f.tag!.tagName;
-      const problem = rawTextProblem(this.buf.slice(-(tagName.length + 1)) + s, tagName);
-      if (problem !== null) throw new Error(problem);
+      f.guard!.check(s);
       this.buf += s;
     }
   }
@@ -323,7 +352,7 @@ class Flattener {
    * nothing) and answers true; answers false for anything else. Slot
    * fillings and renderer results are mostly such values.
    */
-  primitive(v: unknown, f: Frame): boolean {
+  primitive(v: unknown, f: Scope): boolean {
     switch (typeof v) {
       case 'string':
         this.text(v, f);
@@ -345,16 +374,22 @@ class Flattener {
   }
 
   /**
-   * Writes a precompiled run in place for as long as it holds only markup
-   * and slots filled with text or numbers (a pattern's usual content), then
-   * leaves the rest, if any, to a frame. Rendering a table row this way
-   * allocates no frame at all.
+   * A precompiled run, in scope `s`. Outside raw text it is written in place
+   * for as long as it holds only markup and slots filled with text or
+   * numbers (a pattern's usual content), and the rest, if any, is left to a
+   * frame: rendering a table row this way allocates no frame at all. Inside
+   * raw text its strings are text for the guard to see, not markup.
    */
-  runParts(parts: readonly unknown[], ctx: WovenContext, mode: number, close: string, tag: Tag | null): void {
+  compiled(parts: readonly unknown[], s: Scope, close: string): void {
+    if (s.mode === RAWTEXT) {
+      this.stack.push(Frame.list(parts, s, close));
+      return;
+    }
     const n = parts.length;
+    const ctx = s.ctx;
     let i = 0;
     let buf = this.buf;
-    if (mode === TEXT) {
+    if (s.mode === TEXT) {
       for (; i < n; i++) {
         const p = parts[i];
         if (typeof p === 'string') {
@@ -378,112 +413,82 @@ class Flattener {
       return;
     }
     this.buf = buf;
-    const fr = new Frame(LIST, parts, null, ctx, mode, true, close, tag);
+    const fr = Frame.list(parts, s, close, true);
     fr.index = i;
     this.stack.push(fr);
   }
 
-  /** A dynamic node met while precompiling: kept as a part, wrapped by the mode it sits in. */
-  keep(node: unknown, f: Frame): undefined {
-    this.flush();
-    this.parts!.push(f.mode === TEXT ? node : new Hole(f.mode, f.tag?.tagName ?? '', node));
+  /** Calls `fn` as a renderer in `f`'s context and flattens its result there. */
+  call(fn: Function, f: Scope): void {
+    this.push([fn.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f);
   }
 
-  /** Flattens one non-string item of frame `f`. Returns a promise when it must wait. */
-  item(item: unknown, f: Frame): Promise<void> | undefined {
+  /** Flattens one non-string item of frame `f`. */
+  item(item: unknown, f: Frame): void {
     if (this.primitive(item, f)) return;
-    if (typeof item === 'function') {
-      if (this.parts !== null) return this.keep(item, f);
-      this.push([item.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
-      return;
-    }
+    if (typeof item === 'function') return this.call(item, f);
     if (typeof item !== 'object' || item === null) throw new TypeError(`cannot flatten a ${typeof item}: ${String(item)}`);
     if (item instanceof Tag) return this.tag(item, f);
-    if (item instanceof Compiled) {
-      this.parts === null ? this.runParts(item.parts, f.ctx, f.mode, '', f.tag) : this.push(item.parts, f.ctx, f.mode, true, '', f.tag);
-      return;
-    }
-    if (Array.isArray(item)) {
-      this.push(item, f.ctx, f.mode, false, '', f.tag);
-      return;
-    }
+    if (item instanceof Compiled) return this.compiled(item.parts, f, '');
+    if (Array.isArray(item)) return this.push(item, f);
     if (item instanceof Slot) {
-      if (this.parts !== null) return this.keep(item, f);
       let v = f.ctx.lookupSlotData(item.name, NOT_FOUND);
       if (v === NOT_FOUND) {
         if (!item.hasDefault) throw new UnfilledSlot(item.name, item.filename === undefined ? undefined : `${item.filename}:${item.lineNumber}:${item.columnNumber}`);
         v = item.default_;
       }
-      if (!this.primitive(v, f)) this.push([v], f.ctx, f.mode, false, '', f.tag);
+      if (!this.primitive(v, f)) this.push([v], f);
       return;
     }
     if (item instanceof Hole) {
-      this.push([item.value], f.ctx, item.mode, false, '', item.mode === RAWTEXT ? new Tag(item.tagName) : f.tag);
+      // Raw text keeps the guard of its element, so that its holes are checked with the text around them.
+      const raw = item.mode === RAWTEXT;
+      const guard = !raw ? f.guard : f.guard !== null && f.guard.tagName === item.tagName ? f.guard : new RawTextGuard(item.tagName);
+      this.stack.push(Frame.list([item.value], { ctx: f.ctx, mode: item.mode, tag: f.tag, guard, ns: f.ns }));
       return;
     }
-    if (item instanceof Xml) {
-      this.buf += item.content;
+    if (item instanceof Xml || item instanceof Entity) {
+      const s = item instanceof Xml ? item.content
+        : item.num === 38 || item.num === 60 || item.num === 62 || item.num === 34 ? `&${item.name};` : `&#${item.num};`;
+      // Trusted markup, but inside raw text still seen by the guard: it writes into the element too.
+      if (f.mode === RAWTEXT) f.guard!.check(s);
+      this.buf += s;
       return;
     }
-    if (item instanceof Entity) {
-      this.buf += item.num === 38 || item.num === 60 || item.num === 62 || item.num === 34 ? `&${item.name};` : `&#${item.num};`;
-      return;
-    }
-    if (item instanceof Directive) {
-      if (this.parts !== null) return this.keep(item, f);
-      // A bare directive among children names a renderer, as in Nevow.
-      const fn = resolveRenderer(item, f.ctx);
-      this.push([fn.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
-      return;
-    }
+    if (item instanceof Directive) return this.call(resolveRenderer(item, f.ctx), f);
     if (item instanceof Comment || item instanceof CData) {
       if (f.mode !== TEXT) throw new TypeError(`a ${typeName(item)} cannot appear inside an attribute value or <${f.tag?.tagName}>`);
-      this.buf += item instanceof Comment ? `<!--${guardComment(item.text)}-->` : `<![CDATA[${guardCData(item.text)}]]>`;
+      if (item instanceof Comment) this.buf += `<!--${guardComment(item.text)}-->`;
+      // Outside SVG/MathML, `<![CDATA[` is a bogus comment that ends at the first `>`: write the text instead.
+      else this.buf += f.ns === FOREIGN_NS ? `<![CDATA[${guardCData(item.text)}]]>` : escapeText(item.text);
       return;
     }
     if (item instanceof WovenContext) {
       // A context renders its tag inside itself (nevow's ContextSerializer).
-      this.push([item.tag], item, f.mode, false, '', f.tag);
+      this.push([item.tag], { ctx: item, mode: f.mode, tag: f.tag, guard: f.guard, ns: f.ns });
       return;
     }
-    if (this.parts !== null && (isThenable(item) || RENDER in item || Symbol.asyncIterator in item)) return this.keep(item, f);
-    if (RENDER in item) {
-      this.push([(item as any)[RENDER](f.ctx, f.ctx.lookup(IData, undefined))], f.ctx, f.mode, false, '', f.tag);
-      return;
-    }
-    if (isThenable(item)) {
-      if (this.sync) throw new TypeError('flattenSync met a Promise');
-      this.flush();
-      return this.settle(item).then((v) => {
-        this.push([v], f.ctx, f.mode, false, '', f.tag);
-        return this.run();
-      }, (e) => this.fail(e));
-    }
+    if (RENDER in item) return this.push([(item as any)[RENDER](f.ctx, f.ctx.lookup(IData, undefined))], f);
+    if (isThenable(item)) return this.suspend(item, (v) => this.push([v], f));
     if (Symbol.iterator in item) {
-      this.stack.push(new Frame(ITER, null, (item as Iterable<unknown>)[Symbol.iterator](), f.ctx, f.mode, false, '', f.tag));
+      this.stack.push(Frame.iterator((item as Iterable<unknown>)[Symbol.iterator](), false, f));
       return;
     }
     if (Symbol.asyncIterator in item) {
-      this.stack.push(new Frame(ASYNC_ITER, null, (item as AsyncIterable<unknown>)[Symbol.asyncIterator](), f.ctx, f.mode, false, '', f.tag));
+      this.stack.push(Frame.iterator((item as AsyncIterable<unknown>)[Symbol.asyncIterator](), true, f));
       return;
     }
     throw new TypeError(`cannot flatten a ${typeName(item)}: it is not a renderable (give it a [RENDER] method or render it to a string)`);
   }
 
   /** Flattens a tag (nevow's TagSerializer). */
-  tag(t: Tag, f: Frame): Promise<void> | undefined {
-    if (t.pattern !== undefined) {
-      // Patterns are not rendered in place; precompiling keeps them, with
-      // their own children precompiled, for pattern search.
-      if (this.parts !== null) this.keepTag(t, f);
-      return;
+  tag(t: Tag, f: Scope): void {
+    // Patterns are not rendered in place.
+    if (t.pattern !== undefined) return;
+    if (f.mode !== TEXT && t.tagName !== '') {
+      throw new TypeError(`tag <${t.tagName}> cannot be rendered inside ${f.mode === ATTRIBUTE ? 'an attribute value' : `<${f.tag?.tagName}>`}`);
     }
-    if (f.mode === ATTRIBUTE) throw new TypeError(`tag <${t.tagName}> cannot be rendered inside an attribute value`);
-    if (t.render === undefined && t.data === undefined && t.macro === undefined && t.slotData === null) {
-      this.markup(t, f.ctx, f.mode);
-      return;
-    }
-    if (this.parts !== null) return this.keepTag(t, f);
+    if (t.render === undefined && t.data === undefined && t.macro === undefined && t.slotData === null) return this.markup(t, f.ctx, f);
     if (t.macro !== undefined) return this.macro(t, f);
     // A tag with specials or slot fillings gets its own context, unless it
     // is the tag of the context it is met in (a renderer returned ctx.tag).
@@ -492,34 +497,19 @@ class Flattener {
     this.current = t;
     const value = resolveData(t.data, ctx, ctx.lookup(IData, undefined));
     this.current = null;
-    if (value === null || typeof value !== 'object' || !isThenable(value)) {
-      ctx.remember(value, IData);
-      return this.rendered(t, ctx, f);
-    }
-    if (this.sync) throw new TypeError('flattenSync met a Promise (from data)');
-    this.flush();
-    return this.settle(value).then((v) => {
-      ctx.remember(v, IData);
-      // Outside run()'s try: a throwing renderer must still become a FlattenerError.
-      try {
+    if (value !== null && typeof value === 'object' && isThenable(value)) {
+      return this.suspend(value, (v) => {
+        ctx.remember(v, IData);
         this.rendered(t, ctx, f);
-      } catch (e) {
-        this.fail(e);
-      }
-      return this.run();
-    }, (e) => {
-      this.current = t;
-      return this.fail(e);
-    });
+      }, t);
+    }
+    ctx.remember(value, IData);
+    this.rendered(t, ctx, f);
   }
 
-  /** A tag (met in frame `f`) whose data is in scope: call its renderer, or write its markup. */
-  rendered(t: Tag, ctx: WovenContext, f: Frame): undefined {
-    const mode = f.mode;
-    if (t.render === undefined) {
-      this.markup(t, ctx, mode);
-      return;
-    }
+  /** A tag (met in scope `f`) whose data is in scope: call its renderer, or write its markup. */
+  rendered(t: Tag, ctx: WovenContext, f: Scope): void {
+    if (t.render === undefined) return this.markup(t, ctx, f);
     // The renderer gets a copy without specials, so that returning
     // ctx.tag renders the tag itself rather than calling it again. A fresh
     // pattern clone is already a copy nobody else holds.
@@ -535,18 +525,16 @@ class Flattener {
     this.current = null;
     // `return ctx.tag` is the usual answer: write it at once.
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
-      this.markup(copy, ctx, mode);
-      return;
+      return this.markup(copy, ctx, f);
     }
-    if (!this.primitive(result, f)) this.push([result], ctx, mode, false, '', t);
-    return;
+    if (!this.primitive(result, f)) this.push([result], { ctx, mode: f.mode, tag: t, guard: f.guard, ns: f.ns });
   }
 
-  /** Writes a tag's markup: open tag, then its children in a frame of their own. */
-  markup(t: Tag, ctx: WovenContext, mode: number): undefined {
+  /** Writes a tag's markup (in context `ctx`, met in scope `f`): open tag, then its children in a frame of their own. */
+  markup(t: Tag, ctx: WovenContext, f: Scope): void {
     const name = t.tagName;
     if (name === '') {
-      this.push(t.children, ctx, mode, false, '', t);
+      this.push(t.children, { ctx, mode: f.mode, tag: t, guard: f.guard, ns: f.ns });
       return;
     }
     const m = elementMarkup(name);
@@ -572,78 +560,154 @@ class Flattener {
     }
     // Without attributes the open tag (and an empty element) is a constant.
     const head = open === null ? (empty ? m.emptyElement : m.openTag) : open + (empty ? m.emptyClose : '>');
-    const only = children.length === 1 ? children[0] : undefined;
-    // A precompiled run as the only child (the usual shape of a pattern) is written in place.
-    const inline = only instanceof Compiled && this.parts === null;
+    const scope = empty ? null : childScope(t, m, ctx, f.ns);
     if (dynamic === null) {
       this.buf += head;
-      if (empty) return;
-      if (inline) this.runParts(only.parts, ctx, m.childMode, m.close, t);
-      else this.push(children, ctx, m.childMode, false, m.close, t);
+      if (scope !== null) this.children(children, scope, m.close);
       return;
     }
-    if (!empty) {
-      if (inline) this.push(only.parts, ctx, m.childMode, true, m.close, t);
-      else this.push(children, ctx, m.childMode, false, m.close, t);
+    if (scope !== null) {
+      // Not written in place: the attributes, in the frame pushed next, come first.
+      const only = children.length === 1 ? children[0] : undefined;
+      this.stack.push(only instanceof Compiled ? Frame.list(only.parts, scope, m.close, scope.mode !== RAWTEXT) : Frame.list(children, scope, m.close));
     }
     dynamic.push(head);
-    this.push(dynamic, ctx, TEXT, true, '', t);
+    this.stack.push(Frame.list(dynamic, { ctx, mode: TEXT, tag: t, guard: null, ns: f.ns }, '', true));
   }
 
-  /** Precompiling a tag with specials or slot fillings: keep it, with its children precompiled. */
-  keepTag(t: Tag, f: Frame): undefined {
-    const copy = t.clone(false);
-    const nested = new WovenContext(null);
-    const macros = f.ctx.lookup(IMacroFactory, undefined);
-    if (macros !== undefined) nested.remember(macros, IMacroFactory);
-    if (t.macro === undefined) {
-      const fl = new Flattener(t.children, nested, null, true, true, RAW_TEXT_ELEMENTS.has(t.tagName) ? t : null);
-      fl.run();
-      copy.children = [new Compiled(fl.parts!)];
-    }
-    this.keep(copy, f);
-    return undefined;
+  /** An element's children: a precompiled run as the only child (the usual shape of a pattern) is written in place. */
+  children(children: readonly unknown[], s: Scope, close: string): void {
+    const only = children.length === 1 ? children[0] : undefined;
+    if (only instanceof Compiled) this.compiled(only.parts, s, close);
+    else this.stack.push(Frame.list(children, s, close));
   }
 
   /** A tag with a macro is replaced by what `macro_<name>` returns (nevow's MacroSerializer). */
-  macro(t: Tag, f: Frame): undefined {
-    const spec = t.macro;
-    let fn: Function;
-    if (typeof spec === 'function') fn = spec;
-    else {
-      const name = spec instanceof Directive ? spec.name : String(spec);
-      const factory = f.ctx.lookup(IMacroFactory, undefined) as any;
-      const m = factory == null ? undefined : findMethod(factory, 'macro_', name);
-      if (m === undefined) throw new MissingMacroMethod(name, className(factory));
-      fn = m.bind(factory);
-    }
+  macro(t: Tag, f: Scope): void {
+    const fn = resolveMacro(t.macro, f.ctx);
     const copy = t.clone(false);
     copy.macro = undefined;
     const ctx = new WovenContext(f.ctx, copy);
     this.current = t;
     const result = fn(ctx);
     this.current = null;
-    this.push([result], ctx, f.mode, false, '', t);
+    this.push([result], { ctx, mode: f.mode, tag: t, guard: f.guard, ns: f.ns });
+  }
+}
+
+/** flattenSync: a flattener that cannot wait. */
+class SyncFlattener extends Flattener {
+  override suspend(p: PromiseLike<unknown>): void {
+    // Nobody will wait on it: keep its rejection from being reported as unhandled.
+    Promise.resolve(p).catch(() => {});
+    throw new TypeError(`flattenSync met a Promise${this.stack[this.stack.length - 1]?.async ? ' (an async iterable)' : ''}`);
+  }
+}
+
+/**
+ * precompile: the same walk, but dynamic nodes are not evaluated; they are
+ * kept as parts of a `Compiled` run, between the strings of the static
+ * markup around them.
+ */
+class Precompiler extends Flattener {
+  readonly parts: unknown[] = [];
+
+  constructor(root: unknown, scope: Scope) {
+    super(root, scope, null);
+  }
+
+  override flush(): undefined {
+    if (this.buf.length > 0) this.parts.push(this.buf);
+    this.buf = '';
     return undefined;
   }
+
+  override item(item: unknown, f: Frame): void {
+    if (typeof item === 'function' || item instanceof Slot || item instanceof Directive
+      || (item !== null && typeof item === 'object' && (isThenable(item) || RENDER in item || Symbol.asyncIterator in item))) {
+      return this.keep(item, f);
+    }
+    super.item(item, f);
+  }
+
+  override tag(t: Tag, f: Scope): void {
+    // Patterns are kept, with their own children precompiled, for pattern search.
+    if (t.pattern !== undefined || t.render !== undefined || t.data !== undefined || t.macro !== undefined || t.slotData !== null) {
+      return this.keepTag(t, f);
+    }
+    if (t.tagName !== '' && f.mode === TEXT) {
+      const m = elementMarkup(t.tagName);
+      // A script or style with dynamic text is kept whole, so that at render
+      // time one guard sees all of its text, static and dynamic together.
+      if (m.rawText && f.ns === HTML_NS && t.children.length > 0) {
+        const inner = precompileIn(t.children, childScope(t, m, new WovenContext(null), f.ns), f.ctx);
+        if (inner.parts.some((p) => typeof p !== 'string')) {
+          const copy = t.clone(false);
+          copy.children = [inner];
+          return this.keep(copy, f);
+        }
+      }
+    }
+    super.tag(t, f);
+  }
+
+  override compiled(parts: readonly unknown[], s: Scope, close: string): void {
+    this.stack.push(Frame.list(parts, s, close, s.mode !== RAWTEXT));
+  }
+
+  /** A dynamic node: kept as a part, wrapped by the mode it sits in. */
+  keep(node: unknown, f: Scope): void {
+    this.flush();
+    this.parts.push(f.mode === TEXT ? node : new Hole(f.mode, f.guard?.tagName ?? f.tag?.tagName ?? '', node));
+  }
+
+  /** A tag with specials, slot fillings or a pattern: kept, with its children precompiled. */
+  keepTag(t: Tag, f: Scope): void {
+    const copy = t.clone(false);
+    if (t.macro === undefined) {
+      const raw = t.tagName !== '' && f.mode === TEXT && elementMarkup(t.tagName).rawText && f.ns === HTML_NS;
+      const m = t.tagName === '' ? null : elementMarkup(t.tagName);
+      const scope: Scope = m === null
+        ? { ctx: new WovenContext(null), mode: f.mode, tag: t, guard: f.guard, ns: f.ns }
+        : raw ? childScope(t, m, new WovenContext(null), f.ns)
+        : { ctx: new WovenContext(null), mode: TEXT, tag: t, guard: null, ns: m.childNs[f.ns]! };
+      copy.children = [precompileIn(t.children, scope, f.ctx)];
+    }
+    this.keep(copy, f);
+  }
+}
+
+/** Precompiles `root` in `scope`; macros in `outer` stay available (they run at load time). */
+function precompileIn(root: unknown, scope: Scope, outer: WovenContext): Compiled {
+  const macros = outer.lookup(IMacroFactory, undefined);
+  if (macros !== undefined) scope.ctx.remember(macros, IMacroFactory);
+  const p = new Precompiler(root, scope);
+  p.run();
+  return new Compiled(p.parts);
+}
+
+function documentScope(ctx: WovenContext): Scope {
+  return { ctx, mode: TEXT, tag: null, guard: null, ns: HTML_NS };
 }
 
 /**
  * Flattens `doc` in `ctx`, giving `writer` each chunk of markup as soon as it
  * is ready (everything before a pending promise is written before waiting on
  * it), then resolves with `finisher(undefined)`. Errors reject with a FlattenerError.
- * When `signal` aborts while the flattener waits on a promise, it stops
- * waiting and rejects with a FlattenerError whose `cause` is the signal's reason.
+ * When `writer` answers a promise, nothing more is produced until it settles
+ * (a response whose socket buffer is full). When `signal` aborts while the
+ * flattener waits, it stops waiting, closes the iterators it was reading, and
+ * rejects with a FlattenerError whose `cause` is the signal's reason.
  */
 export function flattenFactory<R>(
   doc: unknown,
   ctx: WovenContext,
-  writer: (chunk: string) => void,
+  writer: Writer,
   finisher: (result: undefined) => R | PromiseLike<R>,
   signal?: AbortSignal,
 ): Promise<R> {
   try {
-    const fl = new Flattener(doc, ctx, writer, false);
+    const fl = new Flattener(doc, documentScope(ctx), writer);
     if (signal !== undefined) fl.signal = signal;
     const wait = fl.run();
     if (wait === undefined) return Promise.resolve(finisher(undefined));
@@ -662,20 +726,21 @@ export function flatten(stan: unknown, ctx: WovenContext = new WovenContext()): 
 /** Flattens `stan` to a string without waiting; throws when it meets a Promise or async iterable. */
 export function flattenSync(stan: unknown, ctx: WovenContext = new WovenContext()): string {
   let out = '';
-  new Flattener(stan, ctx, (s) => { out += s; }, true).run();
+  new SyncFlattener(stan, documentScope(ctx), (s) => { out += s; }).run();
   return out;
 }
 
 /**
  * Precompiles `stan`: static markup becomes contiguous strings, evaluated
  * once; dynamic nodes (tags with specials or slot fillings, slots,
- * directives, functions, promises, fragments) stay as parts to be flattened
- * at render time. Never mutates `stan`.
+ * directives, functions, promises, fragments, and a `<script>`/`<style>`
+ * with any of these in its text) stay as parts to be flattened at render
+ * time. Never mutates `stan`.
  */
 export function precompile(stan: unknown, ctx: WovenContext = new WovenContext()): Compiled {
-  const fl = new Flattener(stan, ctx, null, true, true);
-  fl.run();
-  return new Compiled(fl.parts!);
+  const p = new Precompiler(stan, documentScope(ctx));
+  p.run();
+  return new Compiled(p.parts);
 }
 
 export type { Renderable };
