@@ -1,7 +1,9 @@
 /**
  * The standard page (bench/page.ts) in every renderer that is compared:
  * nevow-ts (stan, `html` template, XML template), hand-written string
- * concatenation, React, Preact, Hono's `html` helper and htm + vhtml.
+ * concatenation, React, Preact, Hono's `html` helper, htm + vhtml, and the
+ * compiling engines pug, eta and @kitajs/html (each template compiled once,
+ * outside the timing, as their users do).
  *
  * Every renderer gets the same rows (made once, outside the timing) and must
  * produce equivalent HTML: see `assertEquivalent` in bench/equivalence.ts.
@@ -14,6 +16,9 @@ import { renderToString as preactRenderToString } from 'preact-render-to-string'
 import { html as honoHtml } from 'hono/html';
 import htm from 'htm';
 import vhtml from 'vhtml';
+import pug from 'pug';
+import { Eta } from 'eta';
+import * as kita from '@kitajs/html';
 import { DOCTYPE, FOOTER, TITLE, concatPage, nevowPages, type Row } from './page.js';
 
 export { nodeEnv };
@@ -70,6 +75,69 @@ export function vhtmlPage(rows: readonly Row[]): string {
     <tfoot><tr><td colspan="4">${FOOTER}</td></tr></tfoot></table></body></html>`;
 }
 
+/** pug: the page compiled once into one string-building function. */
+const pugTemplate = pug.compile([
+  'doctype html',
+  'html',
+  '  head',
+  '    title= title',
+  '  body',
+  '    h1= title',
+  '    table',
+  '      thead',
+  '        tr',
+  '          th id',
+  '          th name',
+  '          th link',
+  '          th ok',
+  '      each row in rows',
+  '        tr',
+  '          td= row.id',
+  '          td= row.name',
+  '          td',
+  '            a(href=row.href) link',
+  "          td= row.ok ? 'yes' : 'no'",
+  '      tfoot',
+  '        tr',
+  '          td(colspan="4")= footer',
+].join('\n'));
+
+export function pugPage(rows: readonly Row[]): string {
+  return pugTemplate({ rows, title: TITLE, footer: FOOTER });
+}
+
+/** eta: the page compiled once (`res +=` code, values escaped by `<%=`). */
+const eta = new Eta({ autoEscape: true });
+const etaTemplate = eta.compile(
+  `${DOCTYPE}<html><head><title><%= it.title %></title></head><body><h1><%= it.title %></h1><table>` +
+  '<thead><tr><th>id</th><th>name</th><th>link</th><th>ok</th></tr></thead>' +
+  '<% for (const row of it.rows) { %><tr><td><%= row.id %></td><td><%= row.name %></td><td><a href="<%= row.href %>">link</a></td>' +
+  "<td><%= row.ok ? 'yes' : 'no' %></td></tr><% } %>" +
+  '<tfoot><tr><td colspan="4"><%= it.footer %></td></tr></tfoot></table></body></html>',
+);
+
+export function etaPage(rows: readonly Row[]): string {
+  return eta.render(etaTemplate, { rows, title: TITLE, footer: FOOTER });
+}
+
+/** @kitajs/html: createElement returns strings (what its JSX compiles to); text children escaped as its `safe` does, and the href too (its attributes escape only quotes). */
+export function kitaPage(rows: readonly Row[]): string {
+  const k = kita.createElement;
+  const e = kita.escapeHtml;
+  return DOCTYPE + (k('html', null,
+    k('head', null, k('title', null, e(TITLE))),
+    k('body', null,
+      k('h1', null, e(TITLE)),
+      k('table', null,
+        k('thead', null, k('tr', null, k('th', null, 'id'), k('th', null, 'name'), k('th', null, 'link'), k('th', null, 'ok'))),
+        rows.map((row) => k('tr', null,
+          k('td', null, String(row.id)),
+          k('td', null, e(row.name)),
+          k('td', null, k('a', { href: e(row.href) }, 'link')),
+          k('td', null, row.ok ? 'yes' : 'no'))),
+        k('tfoot', null, k('tr', null, k('td', { colspan: '4' }, e(FOOTER))))))) as string);
+}
+
 /** One way of rendering the standard page. */
 export interface Renderer {
   /** Short name for the tables. */
@@ -90,5 +158,8 @@ export function renderers(rows: readonly Row[]): Renderer[] {
     { name: 'preact-render-to-string', render: () => preactPage(rows) },
     { name: 'hono/html', render: () => honoPage(rows) },
     { name: 'htm + vhtml', render: () => vhtmlPage(rows) },
+    { name: 'pug', render: () => pugPage(rows) },
+    { name: 'eta', render: () => etaPage(rows) },
+    { name: '@kitajs/html', render: () => kitaPage(rows) },
   ];
 }
