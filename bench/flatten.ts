@@ -1,8 +1,10 @@
 /**
  * Render throughput of the standard page (bench/page.ts): nevow-ts from stan,
  * from the `html` template and from an XML template, against hand-written
- * string concatenation (the limit), React, Preact, Hono's `html` and
- * htm + vhtml, at 1000 rows and 10 rows; plus the XML template's load time.
+ * string concatenation (the limit), React, Preact, Hono's `html`,
+ * htm + vhtml, pug, eta and @kitajs/html, at 1000 rows and 10 rows, with
+ * each nevow-ts form's ratio to each engine from the same run; plus the XML
+ * template's load time.
  *
  * All outputs are checked equivalent first. Then the renderers are timed
  * interleaved: each round times one batch (about `batchMs`) of each renderer
@@ -19,6 +21,9 @@ import { assertEquivalent } from './equivalence.js';
 import { XML_TEMPLATE, makeRows } from './page.js';
 import { renderers, type Renderer } from './renderers.js';
 import { calibrate, fmt, isMain, median, table, timeBatch, type BenchReport, type RunOptions } from './util.js';
+
+/** The engines nevow-ts is compared with, one ratio column each (names as in bench/renderers.ts). */
+export const PEERS = ['pug', 'eta', '@kitajs/html', 'hono/html'] as const;
 
 export interface FlattenRow {
   name: string;
@@ -102,12 +107,28 @@ export async function run(opts: RunOptions = {}): Promise<FlattenReport> {
     cells.push(results.find((x) => x.name === name && x.rows === sizes[0])!.bytes);
     return cells;
   });
+  // nevow-ts against each engine, from the same interleaved run: pages/s of the form ÷ pages/s of the engine.
+  const forms = names.filter((n) => n.startsWith('nevow-ts'));
+  const ratioHeader = ['nevow-ts form'];
+  for (const n of sizes) for (const peer of PEERS) ratioHeader.push(`÷ ${peer} (${n})`);
+  const ratioRows = forms.map((form) => {
+    const cells: (string | number)[] = [form];
+    for (const n of sizes) {
+      const mine = results.find((x) => x.name === form && x.rows === n)!.pagesPerSecond;
+      for (const peer of PEERS) cells.push(fmt(mine / results.find((x) => x.name === peer && x.rows === n)!.pagesPerSecond, 2));
+    }
+    return cells;
+  });
   const markdown = [
     `Median pages/s over ${rounds} interleaved rounds of ~${batchMs} ms batches, after warm-up; ` +
       'all outputs checked equivalent first (whitespace, quoting, `&#39;`/`&apos;`/`\'` and void slashes normalised). ' +
       'nevow-ts figures are `page.renderString()` of an already loaded (precompiled) document.',
     '',
     table(header, rows),
+    '',
+    'nevow-ts\'s speed as a multiple of each engine\'s, same run (above 1: nevow-ts is faster):',
+    '',
+    table(ratioHeader, ratioRows),
     '',
     `XML template load (\`loaders.xmlstr(text).load()\`: parse + precompile, ${XML_TEMPLATE.length} chars): median ${fmt(xmlLoadMs, 3)} ms.`,
   ].join('\n');

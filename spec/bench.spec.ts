@@ -67,6 +67,12 @@ describe('bench', function () {
     expect(r.results[0]!.ratio).to.equal(1);
     positive(r.xmlLoadMs);
     expect(r.markdown).to.match(/\| renderer +\|/).and.to.include('XML template load');
+    for (const peer of ['pug', 'eta', '@kitajs/html', 'hono/html']) expect(r.markdown).to.include(`÷ ${peer} (10)`);
+    // Each nevow-ts form has a row in the render table and one in the ratio table, with a figure per engine.
+    for (const form of ['nevow-ts stan (T)', 'nevow-ts html`` template', 'nevow-ts XML template']) {
+      const ratioRow = r.markdown.split('\n').filter((l) => l.startsWith(`| ${form} `))[1];
+      expect(ratioRow, form).to.match(/^\|[^|]+(\| +[0-9.]+ +){4}\|$/);
+    }
   });
 
   it('stream: streamed first bytes come before the wait, buffered after it', async () => {
