@@ -155,9 +155,13 @@ export class Tag {
       throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
     }
     const sources = found.length > 0 ? found : [fallback!];
+    // Whether a found pattern can be copied one level deep is the same for
+    // every clone (runs never change): decided once. A fallback is the caller's, cloned in full.
+    const flat = found.length > 0 ? found.map(isFlat) : [false];
     let i = 0;
     return (specials?: Specials) => {
-      const t = patternClone(sources[i]!);
+      const t = flat[i] ? copyTag(sources[i]!, null) : (cloneDeep(sources[i]!) as Tag);
+      t.pattern = undefined;
       if (++i === sources.length) i = 0;
       if (specials !== undefined) {
         // The common case (`{ data }` from the sequence renderer) without a loop over keys.
@@ -183,9 +187,24 @@ export class Tag {
 }
 
 function patternClone(t: Tag): Tag {
-  const c = t.clone(true);
+  const c = isFlat(t) ? copyTag(t, null) : (cloneDeep(t) as Tag);
   c.pattern = undefined;
   return c;
+}
+
+/**
+ * Whether a deep clone of `t` is a copy of `t` alone: nothing it holds
+ * (attributes, children, slot fillings) is mutable. A precompiled pattern
+ * usually is so (its children are one run of strings and slots), and then
+ * cloning it is a shallow copy, without the deep clone's work list.
+ */
+function isFlat(t: Tag): boolean {
+  const attrs = t.attributes;
+  for (const k in attrs) if (mutable(attrs[k])) return false;
+  const children = t.children;
+  for (let i = 0; i < children.length; i++) if (mutable(children[i])) return false;
+  if (t.slotData !== null) for (const v of t.slotData.values()) if (mutable(v)) return false;
+  return true;
 }
 
 /** `<name a="b">` with the file position when known: used in error messages. */
@@ -200,10 +219,30 @@ export function describeTag(t: Tag): string {
   return `${where}<${t.tagName || 'invisible'}${attrs}>`;
 }
 
+// The patterns found in a precompiled run, per name. A run never changes and
+// the tags found in it are only ever cloned, so one search per run and name
+// serves every render (the sequence renderer searches four names per render).
+const patternsOfRun = new WeakMap<Compiled, Map<string, readonly Tag[]>>();
+
 /** Patterns named `name` below `root`, not descending into tags that have a pattern. */
-function findPatterns(root: Tag, name: string): Tag[] {
+function findPatterns(root: Tag, name: string): readonly Tag[] {
+  const children = root.children;
+  const run = children.length === 1 ? children[0] : undefined;
+  if (!(run instanceof Compiled)) return searchPatterns(children, name);
+  let byName = patternsOfRun.get(run);
+  if (byName === undefined) patternsOfRun.set(run, (byName = new Map()));
+  let found = byName.get(name);
+  if (found === undefined) {
+    found = searchPatterns(children, name);
+    // Names come from code; the bound keeps a generator of names from growing the map.
+    if (byName.size < 100) byName.set(name, found);
+  }
+  return found;
+}
+
+function searchPatterns(children: readonly unknown[], name: string): Tag[] {
   const out: Tag[] = [];
-  const stack: unknown[] = [root.children];
+  const stack: unknown[] = [children];
   while (stack.length > 0) {
     const node = stack.pop();
     if (node instanceof Tag) {
