@@ -190,6 +190,17 @@ class Flattener {
   #blame: Tag | null = null;
   #settled: ((v: undefined) => void) | null = null;
   #failed: ((e: unknown) => void) | null = null;
+  /**
+   * The last renderer resolved for a tag whose fresh context nobody else has
+   * seen: its `render` special, the context its tag was met in, the function
+   * and its `this`. Pattern clones share their special, so the rows of a
+   * sequence resolve their renderer (a walk up the context chain and a
+   * method lookup by name) once, not once per row.
+   */
+  #rSpec: unknown = undefined;
+  #rParent: WovenContext | null = null;
+  #rFn: Function | null = null;
+  #rOwner: unknown = undefined;
 
   constructor(root: unknown, scope: Scope, readonly writer: Writer | null) {
     this.stack.push(Frame.list([root], scope));
@@ -385,34 +396,46 @@ class Flattener {
       this.stack.push(Frame.list(parts, s, close));
       return;
     }
+    const i = s.mode === TEXT ? this.inPlace(parts, s.ctx, close) : 0;
+    if (i !== -1) this.rest(parts, i, s, close);
+  }
+
+  /**
+   * Writes text-mode run `parts` in context `ctx` (then `close`) for as long
+   * as it can; answers -1 when done, else the index of the part it stopped at.
+   */
+  inPlace(parts: readonly unknown[], ctx: WovenContext, close: string): number {
     const n = parts.length;
-    const ctx = s.ctx;
-    let i = 0;
     let buf = this.buf;
-    if (s.mode === TEXT) {
-      for (; i < n; i++) {
-        const p = parts[i];
-        if (typeof p === 'string') {
-          buf += p;
-          continue;
-        }
-        let v: unknown;
-        let attr = false;
-        if (p instanceof Slot) v = ctx.lookupSlotData(p.name, NOT_FOUND);
-        else if (p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot) {
-          v = ctx.lookupSlotData(p.value.name, NOT_FOUND);
-          attr = true;
-        } else break;
-        if (typeof v === 'string') buf += attr ? escapeAttribute(v) : escapeText(v);
-        else if (typeof v === 'number') buf += String(v);
-        else break;
+    for (let i = 0; i < n; i++) {
+      const p = parts[i];
+      if (typeof p === 'string') {
+        buf += p;
+        continue;
+      }
+      let v: unknown;
+      let attr = false;
+      if (p instanceof Slot) v = ctx.lookupSlotData(p.name, NOT_FOUND);
+      else if (p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot) {
+        v = ctx.lookupSlotData(p.value.name, NOT_FOUND);
+        attr = true;
+      } else {
+        this.buf = buf;
+        return i;
+      }
+      if (typeof v === 'string') buf += attr ? escapeAttribute(v) : escapeText(v);
+      else if (typeof v === 'number') buf += String(v);
+      else {
+        this.buf = buf;
+        return i;
       }
     }
-    if (i === n) {
-      this.buf = buf + close;
-      return;
-    }
-    this.buf = buf;
+    this.buf = buf + close;
+    return -1;
+  }
+
+  /** The rest of run `parts`, from part `i`, in a frame of scope `s`. */
+  rest(parts: readonly unknown[], i: number, s: Scope, close: string): void {
     const fr = Frame.list(parts, s, close, true);
     fr.index = i;
     this.stack.push(fr);
@@ -493,22 +516,30 @@ class Flattener {
     // A tag with specials or slot fillings gets its own context, unless it
     // is the tag of the context it is met in (a renderer returned ctx.tag).
     const ctx = f.ctx.tag === t ? f.ctx : new WovenContext(f.ctx, t);
-    if (t.data === undefined) return this.rendered(t, ctx, f);
+    const data = t.data;
+    // Only a function or a directive runs code (accessors.ts): with a literal
+    // or no data, nothing but this flattener has seen the new context yet.
+    const unseen = ctx !== f.ctx && typeof data !== 'function' && !(data instanceof Directive);
+    if (data === undefined) return this.rendered(t, ctx, f, unseen);
     this.current = t;
-    const value = resolveData(t.data, ctx, ctx.lookup(IData, undefined));
+    const value = resolveData(data, ctx, ctx.lookup(IData, undefined));
     this.current = null;
     if (value !== null && typeof value === 'object' && isThenable(value)) {
       return this.suspend(value, (v) => {
         ctx.remember(v, IData);
-        this.rendered(t, ctx, f);
+        this.rendered(t, ctx, f, false);
       }, t);
     }
     ctx.remember(value, IData);
-    this.rendered(t, ctx, f);
+    this.rendered(t, ctx, f, unseen);
   }
 
-  /** A tag (met in scope `f`) whose data is in scope: call its renderer, or write its markup. */
-  rendered(t: Tag, ctx: WovenContext, f: Scope): void {
+  /**
+   * A tag (met in scope `f`) whose data is in scope: call its renderer, or
+   * write its markup. `unseen`: `ctx` is new and remembers nothing but data,
+   * so its renderer resolves as its previous sibling's with the same special did.
+   */
+  rendered(t: Tag, ctx: WovenContext, f: Scope, unseen: boolean): void {
     if (t.render === undefined) return this.markup(t, ctx, f);
     // The renderer gets a copy without specials, so that returning
     // ctx.tag renders the tag itself rather than calling it again. A fresh
@@ -520,8 +551,22 @@ class Flattener {
     copy.render = copy.data = undefined;
     ctx.tag = copy;
     this.current = t;
-    const fn = resolveRenderer(spec, ctx);
-    const result = fn.call(owner(ctx), ctx, ctx.lookup(IData, undefined));
+    let fn: Function;
+    let self: unknown;
+    if (unseen && spec === this.#rSpec && ctx.parent === this.#rParent) {
+      fn = this.#rFn!;
+      self = this.#rOwner;
+    } else {
+      fn = resolveRenderer(spec, ctx);
+      self = owner(ctx);
+      if (unseen) {
+        this.#rSpec = spec;
+        this.#rParent = ctx.parent;
+        this.#rFn = fn;
+        this.#rOwner = self;
+      }
+    }
+    const result = fn.call(self, ctx, ctx.lookup(IData, undefined));
     this.current = null;
     // `return ctx.tag` is the usual answer: write it at once.
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
@@ -560,12 +605,12 @@ class Flattener {
     }
     // Without attributes the open tag (and an empty element) is a constant.
     const head = open === null ? (empty ? m.emptyElement : m.openTag) : open + (empty ? m.emptyClose : '>');
-    const scope = empty ? null : childScope(t, m, ctx, f.ns);
     if (dynamic === null) {
       this.buf += head;
-      if (scope !== null) this.children(children, scope, m.close);
+      if (!empty) this.children(t, m, ctx, f.ns);
       return;
     }
+    const scope = empty ? null : childScope(t, m, ctx, f.ns);
     if (scope !== null) {
       // Not written in place: the attributes, in the frame pushed next, come first.
       const only = children.length === 1 ? children[0] : undefined;
@@ -575,11 +620,22 @@ class Flattener {
     this.stack.push(Frame.list(dynamic, { ctx, mode: TEXT, tag: t, guard: null, ns: f.ns }, '', true));
   }
 
-  /** An element's children: a precompiled run as the only child (the usual shape of a pattern) is written in place. */
-  children(children: readonly unknown[], s: Scope, close: string): void {
+  /**
+   * The children of element `t` (markup `m`, context `ctx`, met in namespace
+   * `ns`): a precompiled run as the only child (the usual shape of a
+   * pattern) is written in place, and a scope is made only for what is left.
+   */
+  children(t: Tag, m: ElementMarkup, ctx: WovenContext, ns: number): void {
+    const children = t.children;
     const only = children.length === 1 ? children[0] : undefined;
-    if (only instanceof Compiled) this.compiled(only.parts, s, close);
-    else this.stack.push(Frame.list(children, s, close));
+    if (only instanceof Compiled && !(m.rawText && ns === HTML_NS)) {
+      const i = this.inPlace(only.parts, ctx, m.close);
+      if (i !== -1) this.rest(only.parts, i, childScope(t, m, ctx, ns), m.close);
+      return;
+    }
+    const scope = childScope(t, m, ctx, ns);
+    if (only instanceof Compiled) this.compiled(only.parts, scope, m.close);
+    else this.stack.push(Frame.list(children, scope, m.close));
   }
 
   /** A tag with a macro is replaced by what `macro_<name>` returns (nevow's MacroSerializer). */
@@ -653,6 +709,11 @@ class Precompiler extends Flattener {
 
   override compiled(parts: readonly unknown[], s: Scope, close: string): void {
     this.stack.push(Frame.list(parts, s, close, s.mode !== RAWTEXT));
+  }
+
+  /** Slots stay slots: nothing of a run is written in place (a slot filled in the load context is not evaluated). */
+  override inPlace(): number {
+    return 0;
   }
 
   /** A dynamic node: kept as a part, wrapped by the mode it sits in. */
