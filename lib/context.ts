@@ -66,7 +66,11 @@ export class WovenContext {
   #remembered: unknown[] | undefined;
   // Slot fillings as [name, value, name, value, …]: a context holds a
   // handful, and a linear scan of a few interned names beats hashing them.
+  // The first filling makes room for four (a row renderer's usual count), in
+  // use up to #slotsUsed: growing a two-element array by push would allocate
+  // twenty places, per row.
   #slots: unknown[] | undefined;
+  #slotsUsed = 0;
   #hasData = false;
   #data: unknown = undefined;
 
@@ -116,16 +120,22 @@ export class WovenContext {
   fillSlots(name: string, value: unknown): this {
     const slots = this.#slots;
     if (slots === undefined) {
-      this.#slots = [name, value];
+      this.#slots = [name, value, undefined, undefined, undefined, undefined, undefined, undefined];
+      this.#slotsUsed = 2;
       return this;
     }
-    for (let i = 0; i < slots.length; i += 2) {
+    const used = this.#slotsUsed;
+    for (let i = 0; i < used; i += 2) {
       if (slots[i] === name) {
         slots[i + 1] = value;
         return this;
       }
     }
-    slots.push(name, value);
+    if (used < slots.length) {
+      slots[used] = name;
+      slots[used + 1] = value;
+    } else slots.push(name, value);
+    this.#slotsUsed = used + 2;
     return this;
   }
 
@@ -144,7 +154,8 @@ export class WovenContext {
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
       const slots = c.#slots;
       if (slots !== undefined) {
-        for (let i = 0; i < slots.length; i += 2) if (slots[i] === name) return slots[i + 1];
+        const used = c.#slotsUsed;
+        for (let i = 0; i < used; i += 2) if (slots[i] === name) return slots[i + 1];
       }
       const tag = c.tag;
       if (tag !== null) {
