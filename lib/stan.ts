@@ -150,18 +150,16 @@ export class Tag {
    * Without matches, clones of `fallback` are returned, or NodeNotFound is thrown.
    */
   patternGenerator(name: string, fallback?: Tag): (specials?: Specials) => Tag {
-    const found = findPatterns(this, name);
-    if (found.length === 0 && fallback === undefined) {
+    const { tags, flat: isFlatTag } = findPatterns(this, name);
+    if (tags.length === 0 && fallback === undefined) {
       throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
     }
-    const sources = found.length > 0 ? found : [fallback!];
-    // Whether a found pattern can be copied one level deep is the same for
-    // every clone (runs never change): decided once. A fallback is the caller's, cloned in full.
-    const flat = found.length > 0 ? found.map(isFlat) : [false];
+    const sources = tags.length > 0 ? tags : [fallback!];
+    // A fallback is the caller's, and is cloned in full.
+    const flat = tags.length > 0 ? isFlatTag : [false];
     let i = 0;
     return (specials?: Specials) => {
-      const t = flat[i] ? copyTag(sources[i]!, null) : (cloneDeep(sources[i]!) as Tag);
-      t.pattern = undefined;
+      const t = patternClone(sources[i]!, flat[i]!);
       if (++i === sources.length) i = 0;
       if (specials !== undefined) {
         // The common case (`{ data }` from the sequence renderer) without a loop over keys.
@@ -174,20 +172,23 @@ export class Tag {
 
   /** Fresh clones of every pattern called `name`, in document order. */
   allPatterns(name: string): Tag[] {
-    return findPatterns(this, name).map(patternClone);
+    const { tags, flat } = findPatterns(this, name);
+    const out: Tag[] = [];
+    for (let i = 0; i < tags.length; i++) out.push(patternClone(tags[i]!, flat[i]!));
+    return out;
   }
 
   /** A fresh clone of the one pattern called `name`; throws when there are none or several. */
   onePattern(name: string): Tag {
-    const found = findPatterns(this, name);
-    if (found.length === 0) throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
-    if (found.length > 1) throw new TooManyNodes(`${found.length} patterns '${name}' in ${describeTag(this)}`);
-    return patternClone(found[0]!);
+    const { tags, flat } = findPatterns(this, name);
+    if (tags.length === 0) throw new NodeNotFound(`pattern '${name}' not found in ${describeTag(this)}`);
+    if (tags.length > 1) throw new TooManyNodes(`${tags.length} patterns '${name}' in ${describeTag(this)}`);
+    return patternClone(tags[0]!, flat[0]!);
   }
 }
 
-function patternClone(t: Tag): Tag {
-  const c = isFlat(t) ? copyTag(t, null) : (cloneDeep(t) as Tag);
+function patternClone(t: Tag, flat: boolean): Tag {
+  const c = flat ? copyTag(t, null) : (cloneDeep(t) as Tag);
   c.pattern = undefined;
   return c;
 }
@@ -219,25 +220,34 @@ export function describeTag(t: Tag): string {
   return `${where}<${t.tagName || 'invisible'}${attrs}>`;
 }
 
-// The patterns found in a precompiled run, per name. A run never changes and
-// the tags found in it are only ever cloned, so one search per run and name
-// serves every render (the sequence renderer searches four names per render).
-const patternsOfRun = new WeakMap<Compiled, Map<string, readonly Tag[]>>();
+/** Patterns found under one name: the tags, and whether each is flat (see `isFlat`). Internal to pattern search. */
+export interface Found {
+  readonly tags: readonly Tag[];
+  readonly flat: readonly boolean[];
+}
 
-/** Patterns named `name` below `root`, not descending into tags that have a pattern. */
-function findPatterns(root: Tag, name: string): readonly Tag[] {
+/**
+ * Patterns named `name` below `root`, not descending into tags that have a
+ * pattern. The search in a precompiled run is made once per run and name and
+ * kept on the run: a run never changes and the tags found in it are only ever
+ * cloned, and the sequence renderer searches four names per render.
+ */
+function findPatterns(root: Tag, name: string): Found {
   const children = root.children;
   const run = children.length === 1 ? children[0] : undefined;
-  if (!(run instanceof Compiled)) return searchPatterns(children, name);
-  let byName = patternsOfRun.get(run);
-  if (byName === undefined) patternsOfRun.set(run, (byName = new Map()));
-  let found = byName.get(name);
-  if (found === undefined) {
-    found = searchPatterns(children, name);
+  if (!(run instanceof Compiled)) return found(searchPatterns(children, name));
+  const byName = (run.patterns ??= new Map());
+  let f = byName.get(name);
+  if (f === undefined) {
+    f = found(searchPatterns(children, name));
     // Names come from code; the bound keeps a generator of names from growing the map.
-    if (byName.size < 100) byName.set(name, found);
+    if (byName.size < 100) byName.set(name, f);
   }
-  return found;
+  return f;
+}
+
+function found(tags: Tag[]): Found {
+  return { tags, flat: tags.map(isFlat) };
 }
 
 function searchPatterns(children: readonly unknown[], name: string): Tag[] {
@@ -417,6 +427,8 @@ export { Entity, ENTITY_CODES, entities, getEntity } from './entities.js';
  */
 export class Compiled {
   readonly hasTags: boolean;
+  /** Pattern searches in this run, by name (made by pattern search, lib/stan.ts only). */
+  patterns: Map<string, Found> | undefined = undefined;
   constructor(readonly parts: readonly unknown[]) {
     this.hasTags = parts.some((p) => p instanceof Tag || (p instanceof Hole && p.value instanceof Tag) || Array.isArray(p));
   }
