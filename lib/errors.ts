@@ -59,3 +59,26 @@ export class RenderTimeout extends Error {
     super(`${className} did not finish rendering within its renderTimeout of ${seconds} s`);
   }
 }
+
+/**
+ * A template that cannot be used: malformed markup, an unknown directive, a
+ * missing file. The message starts with `file:line:column: ` when the
+ * position is known.
+ */
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+  constructor(
+    what: string,
+    readonly filename: string,
+    readonly lineNumber?: number,
+    readonly columnNumber?: number,
+    options?: ErrorOptions,
+  ) {
+    super(lineNumber === undefined ? `${filename}: ${what}` : `${filename}:${lineNumber}:${columnNumber}: ${what}`, options);
+  }
+}
+
+/** The template file does not exist (or cannot be read); `filename` is the path looked at. */
+export class TemplateNotFound extends TemplateError {
+  override name = 'TemplateNotFound';
+}

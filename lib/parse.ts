@@ -15,6 +15,7 @@
  * undefined entity, an unknown `nevow:` name — raises a TemplateError naming
  * file, line and column. Nothing here touches the file system.
  */
+import { TemplateError } from './errors.js';
 import { SaxesParser, type SaxesAttributeNS, type SaxesTagNS } from 'saxes';
 import { Parser as HtmlParser } from 'htmlparser2';
 import {
@@ -30,6 +31,8 @@ import {
   type Renderable,
 } from './stan.js';
 
+export { TemplateError, TemplateNotFound } from './errors.js';
+
 /** The XML namespace of Nevow's template directives. */
 export const NEVOW_NS = 'http://nevow.com/ns/nevow/0.1';
 const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
@@ -42,29 +45,6 @@ export interface ParseOptions {
   ignoreDocType?: boolean;
   /** Leave comments out of the tree. */
   ignoreComment?: boolean;
-}
-
-/**
- * A template that cannot be used: malformed markup, an unknown directive, a
- * missing file. The message starts with `file:line:column: ` when the
- * position is known.
- */
-export class TemplateError extends Error {
-  override name = 'TemplateError';
-  constructor(
-    what: string,
-    readonly filename: string,
-    readonly lineNumber?: number,
-    readonly columnNumber?: number,
-    options?: ErrorOptions,
-  ) {
-    super(lineNumber === undefined ? `${filename}: ${what}` : `${filename}:${lineNumber}:${columnNumber}: ${what}`, options);
-  }
-}
-
-/** The template file does not exist (or cannot be read); `filename` is the path looked at. */
-export class TemplateNotFound extends TemplateError {
-  override name = 'TemplateNotFound';
 }
 
 /** One attribute as the builder wants it, whichever parser read it. */
