@@ -13,6 +13,7 @@ import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, Site
 import { BadRequest, BaseRequest } from './request.js';
 import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
+import { CheckFailed, checkSite, type Problem } from './check.js';
 
 /** The request of a real node:http exchange. */
 export class NevowRequest extends BaseRequest {
@@ -85,6 +86,11 @@ export interface SiteOptions {
    * default. A request with more than one Host header always gets 400.
    */
   strictHost?: boolean;
+  /**
+   * Run `check()` in `listen()` and refuse to listen when it finds a problem
+   * (default true). `false` serves anyway (problems surface as render errors).
+   */
+  check?: boolean;
 }
 
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -109,6 +115,7 @@ export class NevowSite {
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
       strictHost: options.strictHost ?? false,
+      check: options.check ?? true,
     };
     const { headersTimeout, requestTimeout } = this.options;
     for (const [name, v] of [['headersTimeout', headersTimeout], ['requestTimeout', requestTimeout]] as const) {
@@ -337,8 +344,25 @@ export class NevowSite {
     request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${detail}</body></html>`);
   }
 
-  /** Listens on `host` (default 127.0.0.1); port 0 picks a free port. */
+  /**
+   * Every render/data/macro name and sequence pattern in the documents
+   * reachable from the root, checked without a request (lib/check.ts).
+   */
+  check(): Problem[] {
+    return checkSite(this.root);
+  }
+
+  /**
+   * Listens on `host` (default 127.0.0.1); port 0 picks a free port. Runs
+   * `check()` first (unless the `check` option is false) and rejects with a
+   * CheckFailed listing the problems, before any socket is opened. A port in
+   * use rejects with a one-line error naming it (code `EADDRINUSE`).
+   */
   listen(port: number, host = '127.0.0.1'): Promise<http.Server> {
+    if (this.options.check) {
+      const problems = this.check();
+      if (problems.length > 0) return Promise.reject(new CheckFailed(problems));
+    }
     // node:http's default header limit (16 KiB, request line included) would
     // cut off a long request target with a bare 431 before the site sees it;
     // leave room for maxURILength so the site answers 414 itself.
@@ -362,9 +386,10 @@ export class NevowSite {
       else socket.destroy();
     });
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? portInUse(port, host, err) : err);
+      server.once('error', failed);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve(server);
       });
     });
@@ -382,6 +407,13 @@ export class NevowSite {
       s.closeAllConnections();
     })));
   }
+}
+
+/** One line for a busy port, instead of node's stack: which port, and how to pick another. */
+function portInUse(port: number, host: string, cause: NodeJS.ErrnoException): Error {
+  const err = new Error(`port ${port} on ${host} is already in use (is another server running?); choose another with the PORT environment variable, e.g. PORT=${port + 1} npm start`, { cause }) as NodeJS.ErrnoException;
+  err.code = 'EADDRINUSE';
+  return err;
 }
 
 /** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */

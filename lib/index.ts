@@ -29,6 +29,8 @@ export { RedisCacheStore } from './cache-redis.js';
 export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
+export { checkPage, CheckFailed } from './check.js';
+export type { Problem } from './check.js';
 export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
 export { FakeRequest } from './testutil.js';
