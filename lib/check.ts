@@ -51,8 +51,23 @@ export class CheckFailed extends Error {
   }
 }
 
+/** Read once: warnings (and the per-renderer watch behind them) are for development only. */
+export const PRODUCTION = process.env.NODE_ENV === 'production';
+
+const warned = new Set<string>();
+/**
+ * A process warning (`process.on('warning')`, printed once by node) for
+ * something Nevow accepted silently; each message once, never in production.
+ */
+export function warnOnce(code: string, message: string): void {
+  if (PRODUCTION || warned.has(message)) return;
+  // Bounded: messages name template positions, which are finite, but a generator of classes is not.
+  if (warned.size < 1000) warned.add(message);
+  process.emitWarning(message, { type: 'NevowWarning', code });
+}
+
 /** The names `<prefix><name>` an object has (own, inherited, methods and fields), without the prefix. */
-function memberNames(obj: object, prefix: string): string[] {
+export function memberNames(obj: object, prefix: string): string[] {
   const out = new Set<string>();
   for (let o: object | null = obj; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const k of Object.getOwnPropertyNames(o)) if (k.startsWith(prefix) && k.length > prefix.length) out.add(k.slice(prefix.length));

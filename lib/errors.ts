@@ -3,12 +3,13 @@
  * Each failure has its own class so applications can tell them apart.
  */
 import { describeTag, type Tag } from './stan.js';
+import { didYouMean } from './suggest.js';
 
 /** A `render` directive names no `render_<name>` on the fragment. */
 export class MissingRenderMethod extends Error {
   override name = 'MissingRenderMethod';
-  constructor(readonly renderName: string, readonly className: string) {
-    super(`no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}`);
+  constructor(readonly renderName: string, readonly className: string, readonly suggestions: readonly string[] = []) {
+    super(`no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}${didYouMean(suggestions)}`);
   }
 }
 

@@ -23,7 +23,9 @@ import {
   RequestContext,
   WovenContext,
 } from './context.js';
-import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
+import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
+import { PRODUCTION, memberNames, warnOnce } from './check.js';
+import { suggestions } from './suggest.js';
 import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
 import { MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
@@ -85,13 +87,13 @@ export class Fragment {
     if (spec.indexOf(' ') === -1) {
       // The common, unparameterised case: no parsing, no allocation.
       const m = findMethod(this, 'render_', spec);
-      if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
-      return m as RenderFunction;
+      if (m === undefined) throw missingRenderer(this, spec, spec);
+      return watchResult(m as RenderFunction, spec);
     }
     const [name, args] = parseDirective(spec);
     const m = findMethod(this, 'render_', name);
-    if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
-    return args.length > 0 ? m.apply(this, args) : (m as RenderFunction);
+    if (m === undefined) throw missingRenderer(this, spec, name);
+    return watchResult(args.length > 0 ? m.apply(this, args) : (m as RenderFunction), name);
   }
 
   /** Remembers this fragment as renderer, renderer factory, macro factory and data. */
@@ -126,7 +128,8 @@ export class Fragment {
     const headers = tag.allPatterns('header');
     const footers = tag.allPatterns('footer');
     const items: Renderable[] = [];
-    const list = data == null ? [] : Array.isArray(data) ? data : Array.from(data as Iterable<unknown>);
+    if (!isIterable(data)) throw misuse(this, ctx, 'sequence', data, 'a list or other iterable');
+    const list = Array.isArray(data) ? data : Array.from(data);
     if (list.length === 0) items.push(tag.allPatterns('empty'));
     else {
       const item = tag.patternGenerator('item');
@@ -146,14 +149,18 @@ export class Fragment {
 
   /** Fills the tag's slots from the data's keys (a plain object or Map). */
   render_mapping(ctx: WovenContext, data: unknown): Renderable {
-    const entries = data instanceof Map ? data.entries() : Object.entries((data ?? {}) as object);
+    if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(this, ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
+    const entries = data instanceof Map ? data.entries() : Object.entries(data);
     for (const [k, v] of entries) ctx.fillSlots(String(k), v);
     return ctx.tag;
   }
 
   /** Replaces the tag's content with the data as text. */
   render_string(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(String(data));
+    const text = String(data);
+    // An object without its own toString would show as "[object Object]": never what was meant.
+    if (typeof data === 'object' && data !== null && text.startsWith('[object ')) throw misuse(this, ctx, 'string', data, 'text, a number or an object with its own toString()');
+    return ctx.tag!.clear().add(text);
   }
 
   /** Replaces the tag's content with the data as trusted markup. */
@@ -165,6 +172,44 @@ export class Fragment {
   render_data(ctx: WovenContext, data: unknown): Renderable {
     return ctx.tag!.clear().add(data as Renderable);
   }
+}
+
+/** Anything `for…of` can walk (strings excluded: a sequence over text is a mistake). */
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+/** A standard renderer given data it cannot use: names the renderer, the class, the template position. */
+function misuse(owner: object, ctx: WovenContext, renderer: string, data: unknown, wanted: string): TypeError {
+  const shown = data === null || data === undefined ? String(data) : typeof data === 'object' ? `a ${data.constructor?.name ?? 'Object'}` : `${typeof data} ${JSON.stringify(data)?.slice(0, 40)}`;
+  const hint = data === undefined ? ' (no data in scope: give the tag a data directive)' : '';
+  return new TypeError(`render="${renderer}" of ${owner.constructor.name}${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}: the data is ${shown}, not ${wanted}${hint}`);
+}
+
+/** MissingRenderMethod with the nearest names the class does define. */
+function missingRenderer(owner: object, spec: string, name: string): MissingRenderMethod {
+  return new MissingRenderMethod(spec, owner.constructor.name, suggestions(name, memberNames(owner, 'render_')));
+}
+
+const WATCHED: unique symbol = Symbol('watchedRenderer');
+/**
+ * Outside production, a named renderer's result is watched: `undefined`
+ * (usually a forgotten `return`) renders nothing, as in Nevow, but warns once
+ * per renderer, class and template position. The wrapper is made once per method.
+ */
+function watchResult(fn: RenderFunction, name: string): RenderFunction {
+  if (PRODUCTION) return fn;
+  const known = (fn as { [WATCHED]?: RenderFunction })[WATCHED];
+  if (known !== undefined) return known;
+  const watched = function (this: object, ctx: WovenContext, data: unknown): Renderable {
+    const result = fn.call(this, ctx, data);
+    if (result === undefined) {
+      warnOnce('NEVOW_RENDERER_UNDEFINED', `render_${name} of ${this.constructor.name} returned undefined${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}, so the element renders as nothing; return ctx.tag (or null for nothing on purpose)`);
+    }
+    return result;
+  } as RenderFunction;
+  Object.defineProperty(fn, WATCHED, { value: watched });
+  return watched;
 }
 
 /** How a cached answer was obtained, sent as `X-Cache`. */
@@ -260,6 +305,11 @@ export class Page extends Fragment implements Resource {
   }
 
   putChild(name: string, child: Resource): void {
+    // A segment never contains '/', so such a child could never be found (a silent 404).
+    if (name.includes('/')) {
+      const parts = name.split('/').filter((p) => p !== '');
+      throw new TypeError(`${this.constructor.name}.putChild(${JSON.stringify(name)}): a child name is one path segment and cannot contain '/'${parts.length === 0 ? '' : `; use putChild(${JSON.stringify(parts[0])}, …) and give that child its own children`}`);
+    }
     (this.children ??= {})[name] = child;
   }
 
