@@ -14,6 +14,7 @@ import { BadRequest, BaseRequest } from './request.js';
 import { FourOhFour, cacheStatus, isResource, type ChildResult, type Resource } from './rend.js';
 import { escapeText } from './flat/escape.js';
 import { CheckFailed, checkSite, type Problem } from './check.js';
+import { debugReport, formatError } from './report.js';
 
 /** The request of a real node:http exchange. */
 export class NevowRequest extends BaseRequest {
@@ -110,7 +111,8 @@ export class NevowSite {
       maxBodySize: options.maxBodySize ?? 1024 * 1024,
       maxURILength: options.maxURILength ?? 16 * 1024,
       maxSegments: options.maxSegments ?? 512,
-      log: options.log ?? ((err, what) => console.error(`nevow-ts: ${what}:`, err)),
+      // One console.error per failure, formatted: message, render path, the cause's own frames.
+      log: options.log ?? ((err, what) => console.error(formatError(err, what))),
       accessLog: options.accessLog,
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
@@ -340,8 +342,7 @@ export class NevowSite {
     }
     request.setResponseCode(500);
     request.setHeader('content-type', 'text/html; charset=utf-8');
-    const detail = this.options.debug ? `<pre>${escapeText(describeError(err))}</pre>` : '';
-    request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${detail}</body></html>`);
+    request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${this.options.debug ? debugDetail(err) : ''}</body></html>`);
   }
 
   /**
@@ -416,14 +417,11 @@ function portInUse(port: number, host: string, cause: NodeJS.ErrnoException): Er
   return err;
 }
 
-/** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */
-function describeError(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    parts.push(e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e));
-    if (!(e instanceof Error)) break;
-  }
-  return parts.join('\nCaused by: ');
+/** The debug 500 page's detail: message and render path, the template around the failure, the stacks. */
+function debugDetail(err: unknown): string {
+  const r = debugReport(err);
+  const frame = r.frame === null ? '' : `<h2>${escapeText(r.where!)}</h2><pre class="code-frame">${escapeText(r.frame)}</pre>`;
+  return `<h2>Error</h2><pre class="message">${escapeText(r.message)}</pre>${frame}<h2>Stack</h2><pre class="stack">${escapeText(r.stack)}</pre>`;
 }
 
 // RFC 3986 host (reg-name, IPv4 or an IP literal in brackets) and an optional port.
