@@ -350,7 +350,7 @@ export class NevowSite {
    * reachable from the root, checked without a request (lib/check.ts).
    */
   check(): Problem[] {
-    return checkSite(this.root);
+    return checkSite(this.root, this.#remembered.map(([obj]) => obj));
   }
 
   /**

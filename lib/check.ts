@@ -227,9 +227,13 @@ export function checkPage(page: Fragment): Problem[] {
   return c.problems;
 }
 
-/** Problems in every document reachable from `root` without a request. */
-export function checkSite(root: Resource): Problem[] {
+/**
+ * Problems in every document reachable from `root` without a request, and in
+ * `remembered` objects that are fragments (a site's 404 page, say).
+ */
+export function checkSite(root: Resource, remembered: readonly unknown[] = []): Problem[] {
   const c = new Checker();
   c.resource(root, '/');
+  for (const r of remembered) if (r instanceof Fragment) c.fragment(r, '(remembered by the site)');
   return c.problems;
 }
