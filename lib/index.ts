@@ -12,7 +12,7 @@ export {
   IRequest, IData, IRenderer, IRendererFactory, IMacroFactory, IResource,
   ICurrentSegments, IRemainingSegments, ISite,
 } from './context.js';
-export type { Interface } from './context.js';
+export type { Interface, RenderContext, Renderer } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
 export {

@@ -22,6 +22,7 @@ import {
   PageContext,
   RequestContext,
   WovenContext,
+  type RenderContext,
 } from './context.js';
 import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { PRODUCTION, memberNames, warnOnce } from './check.js';
@@ -123,8 +124,8 @@ export class Fragment {
    * `divider` between items, `header`s first, `footer`s last, and `empty`
    * instead when there are no items.
    */
-  render_sequence(ctx: WovenContext, data: unknown): Renderable {
-    const tag = ctx.tag!;
+  render_sequence(ctx: RenderContext, data: unknown): Renderable {
+    const tag = ctx.tag;
     const headers = tag.allPatterns('header');
     const footers = tag.allPatterns('footer');
     const items: Renderable[] = [];
@@ -148,7 +149,7 @@ export class Fragment {
   }
 
   /** Fills the tag's slots from the data's keys (a plain object or Map). */
-  render_mapping(ctx: WovenContext, data: unknown): Renderable {
+  render_mapping(ctx: RenderContext, data: unknown): Renderable {
     if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(this, ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
     const entries = data instanceof Map ? data.entries() : Object.entries(data);
     for (const [k, v] of entries) ctx.fillSlots(String(k), v);
@@ -156,21 +157,21 @@ export class Fragment {
   }
 
   /** Replaces the tag's content with the data as text. */
-  render_string(ctx: WovenContext, data: unknown): Renderable {
+  render_string(ctx: RenderContext, data: unknown): Renderable {
     const text = String(data);
     // An object without its own toString would show as "[object Object]": never what was meant.
     if (typeof data === 'object' && data !== null && text.startsWith('[object ')) throw misuse(this, ctx, 'string', data, 'text, a number or an object with its own toString()');
-    return ctx.tag!.clear().add(text);
+    return ctx.tag.clear().add(text);
   }
 
   /** Replaces the tag's content with the data as trusted markup. */
-  render_xml(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(xml(String(data)));
+  render_xml(ctx: RenderContext, data: unknown): Renderable {
+    return ctx.tag.clear().add(xml(String(data)));
   }
 
   /** Replaces the tag's content with the data, rendered. */
-  render_data(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(data as Renderable);
+  render_data(ctx: RenderContext, data: unknown): Renderable {
+    return ctx.tag.clear().add(data as Renderable);
   }
 }
 
