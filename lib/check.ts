@@ -220,6 +220,28 @@ class Checker {
   }
 }
 
+// Documents already checked, per class that loaded them.
+const checkedLoads = new WeakMap<object, Set<Function>>();
+
+/**
+ * Called by `Fragment.loadDocument` outside production: the first time a
+ * class loads a document, its names are checked and each problem becomes a
+ * process warning. This reaches what the startup check cannot, such as pages
+ * made by `childFactory` or fragments a renderer returns; the render itself
+ * still fails as before where it meets the bad name.
+ */
+export function checkFirstLoad(f: Fragment, doc: unknown): void {
+  if (PRODUCTION || doc === null || typeof doc !== 'object') return;
+  let classes = checkedLoads.get(doc);
+  if (classes === undefined) checkedLoads.set(doc, (classes = new Set()));
+  if (classes.has(f.constructor)) return;
+  classes.add(f.constructor);
+  const c = new Checker();
+  c.seen.add(f);
+  c.node(doc, f, false, undefined);
+  for (const p of c.problems) warnOnce('NEVOW_CHECK', p.message);
+}
+
 /** Problems in one Fragment's or Page's document (and the fragments placed in it). */
 export function checkPage(page: Fragment): Problem[] {
   const c = new Checker();

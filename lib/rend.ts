@@ -25,7 +25,7 @@ import {
   type RenderContext,
 } from './context.js';
 import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
-import { PRODUCTION, memberNames, warnOnce } from './check.js';
+import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
 import { suggestions } from './suggest.js';
 import { flattenFactory, flattenSync, isThenable, parseDirective, untilAborted } from './flat/flatten.js';
 import { MissingRenderMethod, RenderTimeout } from './errors.js';
@@ -108,7 +108,10 @@ export class Fragment {
   /** The loaded document (precompiled once by the docFactory). */
   loadDocument(ctx: WovenContext): unknown {
     if (this.docFactory === null) throw new TypeError(`${this.constructor.name} has no docFactory`);
-    return this.docFactory.load(ctx, classPreprocessors(this));
+    const doc = this.docFactory.load(ctx, classPreprocessors(this));
+    // Outside production, the first load per class checks the names it uses (lib/check.ts).
+    if (!PRODUCTION) checkFirstLoad(this, doc);
+    return doc;
   }
 
   /** Placed in a tree: renders its own document in a fresh context. */

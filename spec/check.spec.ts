@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
-  T, directive, html, loaders, Fragment, Page, NevowSite, NameVirtualHost, checkPage, CheckFailed,
+  T, directive, html, loaders, Fragment, Page, NevowSite, NameVirtualHost, checkPage, CheckFailed, FakeRequest,
   type Renderable, type WovenContext,
 } from '../lib/index.js';
 
@@ -227,5 +227,36 @@ describe('NevowSite.listen with a check', () => {
     } finally {
       await first.close();
     }
+  });
+});
+
+describe('checking on first load', () => {
+  it('warns once when a page made by childFactory first loads a document with an unknown name', async () => {
+    class Item extends Page {
+      override docFactory = loaders.stan(html`<div><h2 render="nme"/><p>x</p></div>`);
+      render_name(ctx: WovenContext): Renderable {
+        return ctx.tag;
+      }
+    }
+    class Items extends Page {
+      override docFactory = loaders.stan(T.p('items'));
+      override childFactory(): Item {
+        return new Item();
+      }
+    }
+    const site = new NevowSite(new Items(), { log: () => {} });
+    expect(site.check()).to.deep.equal([]);
+    const warnings: Error[] = [];
+    const listener = (w: Error) => warnings.push(w);
+    process.on('warning', listener);
+    try {
+      for (const uri of ['/1', '/2']) await site.handleRequest(new FakeRequest(uri));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', listener);
+    }
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'NEVOW_CHECK');
+    expect(ours).to.have.length(1);
+    expect(ours[0]!.message).to.match(/^spec\/check\.spec\.ts:\d+:\d+: Item: no renderer 'nme' \(render_nme\) \(did you mean 'name'\?\)$/);
   });
 });
