@@ -20,7 +20,7 @@
  */
 import { WovenContext } from './context.js';
 import { Fragment, Page, isResource, type Resource } from './rend.js';
-import { Compiled, Directive, Hole, Slot, Tag, describeTag } from './stan.js';
+import { Compiled, Directive, Hole, Slot, Tag, describeTag, isPlainObject } from './stan.js';
 import { parseDirective } from './flat/flatten.js';
 import { findMethod } from './names.js';
 import { didYouMean, suggestions } from './suggest.js';
@@ -85,8 +85,9 @@ function nameOf(spec: unknown): string | null {
   return null;
 }
 
+/** What a data directive can look into (as the flattener's container lookup): Map, array, plain object. */
 function isContainer(v: unknown): boolean {
-  return v instanceof Map || Array.isArray(v) || (v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v)));
+  return v instanceof Map || Array.isArray(v) || isPlainObject(v);
 }
 
 function hasKey(container: unknown, key: string): boolean {
