@@ -543,6 +543,19 @@ describe('error reports', () => {
     expect(body).to.match(/<pre class="stack">FlattenerError: [^<]*\nCaused by: TypeError: render="sequence" of Basket[^<\n]*\n\s+at [^<\n]*lib\/rend\.ts:\d+/);
   });
 
+  it('logs a malformed template as one short entry naming file:line:col, without the XML parser\'s own frames', async () => {
+    class Fish extends Page {
+      override docFactory = loaders.xmlstr('<html>\n  <h1>Fish & chips</h1>\n</html>', { filename: 'templates/fish.html' });
+    }
+    const logged = sinon.stub(console, 'error');
+    await new NevowSite(new Fish(), { check: false }).handleRequest(new FakeRequest('/'));
+    expect(logged.callCount).to.equal(1);
+    const entry = logged.firstCall.args[0] as string;
+    expect(entry.split('\n').length).to.be.at.most(12);
+    expect(entry.split('\n')[0]).to.equal('nevow-ts: rendering GET /: TemplateError: templates/fish.html:2:12: a bare & (XHTML templates are XML: write &amp; for an ampersand, in text and in URLs such as ?a=1&amp;b=2)');
+    expect(entry).not.to.match(/saxes|node_modules/);
+  });
+
   it('keeps stacks off the 500 page without debug', async () => {
     const site = new NevowSite(new Basket(), { check: false, log: () => {} });
     const request = new FakeRequest('/');
