@@ -9,19 +9,36 @@
  * dumps the Tag objects it carries.
  */
 import * as fs from 'node:fs';
-import { FlattenerError } from './errors.js';
+import { FlattenerError, TemplateError } from './errors.js';
 import type { Tag } from './stan.js';
 
 /** Stack frames kept per error in a log entry. */
 const FRAMES = 5;
 
-/** The frames of a stack worth reading: not node's, not a package's. */
+// Whether a file a stack frame names exists, per path: a package's source map
+// may name its sources (saxes: src/saxes.ts) that were never installed.
+const existing = new Map<string, boolean>();
+function exists(file: string): boolean {
+  let known = existing.get(file);
+  if (known === undefined) {
+    known = fs.existsSync(file.startsWith('file://') ? new URL(file) : file);
+    if (existing.size < 1000) existing.set(file, known);
+  }
+  return known;
+}
+
+/** The frames of a stack worth reading: not node's, not a package's, not in files that are not there. */
 function frames(stack: string | undefined, limit: number): string[] {
   if (stack === undefined) return [];
-  return stack
-    .split('\n')
-    .filter((l) => /^\s+at /.test(l) && !l.includes('node:internal') && !l.includes('/node_modules/') && !/\(node:[a-z_]+/.test(l))
-    .slice(0, limit);
+  const out: string[] = [];
+  for (const l of stack.split('\n')) {
+    if (out.length === limit) break;
+    if (!/^\s+at /.test(l) || l.includes('node:') || l.includes('/node_modules/')) continue;
+    const file = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):\d+:\d+\)?$/.exec(l)?.[1];
+    if (file !== undefined && !exists(file)) continue;
+    out.push(l);
+  }
+  return out;
 }
 
 /** `Name: message` of an error (or the value as text). */
@@ -37,8 +54,9 @@ function headline(e: unknown): string {
 export function formatError(err: unknown, what?: string): string {
   const lines = [`nevow-ts: ${what === undefined ? '' : what + ': '}${headline(err)}`];
   // The innermost cause is where it went wrong; the wrappers' stacks are the flattener's own.
+  // A TemplateError names its own file:line:col; its cause is the parser's internal error.
   let root = err;
-  for (let depth = 0; root instanceof Error && root.cause !== undefined && depth < 8; depth++) root = root.cause;
+  for (let depth = 0; root instanceof Error && !(root instanceof TemplateError) && root.cause !== undefined && depth < 8; depth++) root = root.cause;
   if (root !== err && !(err instanceof FlattenerError)) lines.push(`caused by ${headline(root)}`);
   if (root instanceof Error) lines.push(...frames(root.stack, FRAMES));
   return lines.join('\n');
@@ -89,7 +107,7 @@ export function debugReport(err: unknown): { message: string; frame: string | nu
   const stacks: string[] = [];
   for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     stacks.push(e instanceof Error ? [headline(e).split('\n')[0], ...frames(e.stack, 12)].join('\n') : String(e));
-    if (!(e instanceof Error)) break;
+    if (!(e instanceof Error) || e instanceof TemplateError) break;
   }
   return {
     message: headline(err),
