@@ -125,11 +125,15 @@ class Checker {
     }
     let doc: unknown;
     try {
+      // This check reports what it finds: the load-time check (checkFirstLoad) need not warn again.
+      loadingForCheck = true;
       doc = f.loadDocument(new WovenContext());
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.add('template', message, f, undefined, `cannot load its document: ${message}`, [], path);
       return;
+    } finally {
+      loadingForCheck = false;
     }
     this.node(doc, f, false, path);
   }
@@ -223,6 +227,8 @@ class Checker {
 
 // Documents already checked, per class that loaded them.
 const checkedLoads = new WeakMap<object, Set<Function>>();
+// Set while checkPage/checkSite load a document themselves.
+let loadingForCheck = false;
 
 /**
  * Called by `Fragment.loadDocument` outside production: the first time a
@@ -237,6 +243,7 @@ export function checkFirstLoad(f: Fragment, doc: unknown): void {
   if (classes === undefined) checkedLoads.set(doc, (classes = new Set()));
   if (classes.has(f.constructor)) return;
   classes.add(f.constructor);
+  if (loadingForCheck) return;
   const c = new Checker();
   c.seen.add(f);
   c.node(doc, f, false, undefined);
