@@ -18,6 +18,12 @@ import {
   type DocFactory, type Renderable, type Resource, type ChildResult,
 } from '../lib/index.js';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { deferred } from './helpers.js';
 
 /** A docFactory over a stan tree (what `loaders.stan(tree)` gives), counting its loads. */
@@ -876,5 +882,46 @@ describe('no silent nothing', () => {
   it('refuses putChild with a / in the name, which no request could reach', () => {
     expect(() => new Page().putChild('/about', new Page())).to.throw(TypeError, `Page.putChild("/about"): a child name is one path segment and cannot contain '/'; use putChild("about", …) and give that child its own children`);
     expect(() => new Page().putChild('a/b', new Page())).to.throw(TypeError, `use putChild("a", …)`);
+  });
+});
+
+describe('no silent nothing, in production', () => {
+  /** Renders a page whose renderer returns undefined in a child process with NODE_ENV set; answers the warnings it got. */
+  async function warningsWith(nodeEnv: string): Promise<string[]> {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'nevow-prod-'));
+    const script = path.join(dir, 'render.mts');
+    const lib = pathToFileURL(path.resolve('lib/index.ts')).href;
+    await fsp.writeFile(script, `
+      import { Fragment, flatten, loaders, T, directive } from ${JSON.stringify(lib)};
+      const seen = [];
+      process.on('warning', (w) => seen.push(w.code));
+      class Quiet extends Fragment {
+        docFactory = loaders.stan(T.p({ render: directive('nothing') }));
+        render_nothing() {}
+      }
+      const html = await flatten(new Quiet());
+      await new Promise((r) => setImmediate(r));
+      console.log(JSON.stringify({ html, seen }));
+    `);
+    try {
+      const tsx = path.resolve('node_modules/.bin/tsx');
+      const { stdout } = await promisify(execFile)(tsx, [script], { env: { ...process.env, NODE_ENV: nodeEnv } });
+      const { html, seen } = JSON.parse(stdout) as { html: string; seen: string[] };
+      expect(html).to.equal('');
+      return seen;
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // Each starts a tsx process, slow on a loaded machine.
+  it('warns about a renderer returning undefined in development', async function () {
+    this.timeout(60_000);
+    expect(await warningsWith('development')).to.deep.equal(['NEVOW_RENDERER_UNDEFINED']);
+  });
+
+  it('does not warn (nor watch renderers) in production', async function () {
+    this.timeout(60_000);
+    expect(await warningsWith('production')).to.deep.equal([]);
   });
 });
