@@ -30,6 +30,7 @@ export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export { checkPage, CheckFailed } from './check.js';
+export { formatError } from './report.js';
 export type { Problem } from './check.js';
 export { File } from './static.js';
 export { BaseRequest, BadRequest } from './request.js';
