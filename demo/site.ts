@@ -22,7 +22,7 @@
  * ItemsPage.child_latest) and `childFactory` (ItemsPage, for /items/42).
  */
 import {
-  File, MemoryCacheStore, NameVirtualHost, NevowSite,
+  File, ICanHandleNotFound, MemoryCacheStore, NameVirtualHost, NevowSite,
   type CacheStore, type Page, type SiteOptions,
 } from '../lib/index.js';
 import { AsyncPage } from './async.js';
@@ -32,6 +32,7 @@ import { FormPage } from './form.js';
 import { HomePage } from './home.js';
 import { HostPage } from './hosts.js';
 import { ItemsPage } from './items.js';
+import { NotFoundPage } from './notfound.js';
 import { StreamPage } from './stream.js';
 import { TablePage } from './table.js';
 
@@ -46,6 +47,11 @@ export interface DemoOptions extends Pick<SiteOptions, 'accessLog' | 'log' | 'de
   streamInterval?: number;
   /** Items on the streamed page (default 5). */
   streamItems?: number;
+  /**
+   * Keep the cached pages' render cache (default true). `npm run dev` turns
+   * it off so that an edited template or renderer shows on the next request.
+   */
+  cache?: boolean;
 }
 
 export interface DemoSite {
@@ -66,7 +72,10 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
 
   const home = new HomePage();
   const cached: Page[] = [new CachedPage(), new ForeverPage()];
-  for (const page of cached) page.cacheStore = cacheStore;
+  for (const page of cached) {
+    page.cacheStore = cacheStore;
+    if (options.cache === false) page.cacheTimeout = null;
+  }
   home.putChild('table', new TablePage());
   home.putChild('async', new AsyncPage());
   home.putChild('stream', new StreamPage(options.streamInterval ?? 300, options.streamItems ?? 5));
@@ -86,5 +95,6 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   root.addHost('b.localhost', new HostPage({ name: 'b.localhost', colour: '#2471a3' }, staticFiles));
 
   const site = new NevowSite(root, { accessLog: options.accessLog, log: options.log, debug: options.debug });
+  site.remember(new NotFoundPage(), ICanHandleNotFound);
   return { site, root, home };
 }

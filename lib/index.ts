@@ -13,7 +13,7 @@ export {
   IRequest, IData, IRenderer, IRendererFactory, IMacroFactory, IResource,
   ICurrentSegments, IRemainingSegments, ISite,
 } from './context.js';
-export type { Interface } from './context.js';
+export type { Interface, RenderContext, Renderer } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, MissingDocumentFactory, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
 export { Element, renderer } from './page.js';
@@ -34,6 +34,9 @@ export type { CachePolicy } from './cache-flight.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export type { TrustProxy } from './forwarded.js';
+export { checkPage, CheckFailed } from './check.js';
+export { formatError } from './report.js';
+export type { Problem } from './check.js';
 export { File } from './static.js';
 export { BaseRequest, BadRequest, ClientGone } from './request.js';
 export { FakeRequest } from './testutil.js';

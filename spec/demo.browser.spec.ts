@@ -125,9 +125,15 @@ describe('demo site in Chromium', function () {
     expect(await page.locator('#posted').textContent()).to.equal('Hello <b>world</b>');
   });
 
-  it('answers 404 for an unknown page', async () => {
+  it('answers 404 for an unknown page with the styled not-found page, whose link leads home', async () => {
     const response = await page.goto(base + '/no/such/page');
     expect(response?.status()).to.equal(404);
-    expect(await page.content()).to.contain("couldn't find");
+    expect(await page.locator('h1').textContent()).to.equal('Page not found');
+    expect(await page.locator('#missing').textContent()).to.equal('/no/such/page');
+    // Styled like the rest: the page loads the demo stylesheet, as every demo page does.
+    expect(await page.evaluate(() => Array.from(document.styleSheets, (s) => new URL(s.href!).pathname))).to.deep.equal(['/static/demo.css']);
+    await page.locator('#home').click();
+    await page.waitForURL(base + '/');
+    expect(await page.title()).to.not.equal('Page not found');
   });
 });

@@ -4,6 +4,8 @@
  * (demo.browser.spec.ts) drives the same site over HTTP in Chromium.
  */
 import { expect } from 'chai';
+import { DomUtils, parseDocument } from 'htmlparser2';
+import type { Element } from 'domhandler';
 import { FakeRequest, MemoryCacheStore } from '../lib/index.js';
 import { createDemoSite, type DemoSite } from '../demo/site.js';
 import { DEMOS } from '../demo/home.js';
@@ -134,6 +136,17 @@ describe('demo site', () => {
         expect(r.code).to.equal(404);
       });
     }
+
+    it('shows a 404 page styled like the rest, naming the path and linking back home', async () => {
+      const r = await ask(demo, '/no/<such>/page');
+      expect(r.code).to.equal(404);
+      // htmlparser2 (already a dependency) reads the page as a browser's tree: elements, attributes, decoded text.
+      const doc = parseDocument(r.written);
+      const find = (pred: (e: Element) => boolean) => DomUtils.findAll(pred, doc.children);
+      expect(find((e) => e.name === 'link' && e.attribs.rel === 'stylesheet').map((e) => e.attribs.href)).to.deep.equal(['/static/demo.css']);
+      expect(DomUtils.textContent(find((e) => e.attribs.id === 'missing'))).to.equal('/no/<such>/page');
+      expect(find((e) => e.attribs.id === 'home').map((e) => e.attribs.href)).to.deep.equal(['/']);
+    });
 
     it('redirects /items to /items/', async () => {
       const r = await ask(demo, '/items');

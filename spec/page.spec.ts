@@ -45,7 +45,7 @@ describe('ElementTests (nevow test_element)', () => {
 
   it('test_missingRenderMethodRepr: the error names the class and the method', () => {
     class PrettyReprElement extends Element {}
-    const s = String(new MissingRenderMethod('expectedMethod', 'PrettyReprElement', new PrettyReprElement()));
+    const s = String(new MissingRenderMethod('expectedMethod', 'PrettyReprElement', [], new PrettyReprElement()));
     expect(s).to.include('PrettyReprElement');
     expect(s).to.include('expectedMethod');
   });
