@@ -30,8 +30,17 @@ export type { RedisCacheStoreOptions } from './cache-redis.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest } from './request.js';
+export { BaseRequest, BadRequest, recordRead, readsOf, captureReads, untracked, parseCookies } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, here, gethere } from './url.js';
+export {
+  SessionWrapper, Session, ISession, MemorySessionStore, csrfToken, csrfInput, newSessionId, pathWithin,
+  CSRF_FIELD, LOGIN_SEGMENT, LOGOUT_SEGMENT,
+} from './guard.js';
+export type { SessionStore, SessionRecord, SessionWrapperOptions, MemorySessionStoreOptions, CredentialsChecker } from './guard.js';
+export { RedisSessionStore } from './session-redis.js';
+export type { RedisSessionStoreOptions } from './session-redis.js';
+export { undeclaredReads, storable, varyHeader, varyKey, UncachedRead } from './cache-safety.js';
+export type { VaryingPage } from './cache-safety.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

@@ -31,6 +31,7 @@ import { defaultCacheStore, inflight, pending, type CacheEntry, type CacheStore,
 import { FakeRequest } from './testutil.js';
 import type { BaseRequest } from './request.js';
 import { URL } from './url.js';
+import { storable, varyKey } from './cache-safety.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
 export interface DocFactory {
@@ -214,6 +215,15 @@ export class Page extends Fragment implements Resource {
   renderTimeout: number | null = null;
   /** Where renders are kept. */
   cacheStore: CacheStore = defaultCacheStore;
+  /**
+   * Request inputs this page's renders depend on, made part of the cache key
+   * and of `Vary`: header names (`'accept-language'`), `'cookie:<name>'`,
+   * `'session'` (lib/guard.ts), `'ip'`. A cached render that reads any other
+   * input outside its key is not stored (lib/cache-safety.ts).
+   */
+  cacheVary: readonly string[] = [];
+  /** Inputs a render may read without their being in the key: they do not change the page (a log level, say). */
+  cacheHarmless: readonly string[] = [];
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
@@ -421,7 +431,7 @@ export class Page extends Fragment implements Resource {
 
   // ---- the render cache (the patch's hooks) ----
 
-  /** The cache key: the request URL (scheme, host, path, query). */
+  /** The cache key: the request URL (scheme, host, path, query), and the values of `cacheVary`. */
   cacheIDX(ctx: WovenContext): string {
     const request = ctx.locate(IRequest) as BaseRequest;
     let key = request.cacheKey;
@@ -430,6 +440,7 @@ export class Page extends Fragment implements Resource {
       const q = request.uri.indexOf('?');
       const plain = PLAIN_HOST.test(request.host) && (q === -1 || PLAIN_QUERY.test(request.query));
       key = plain ? request.prePathURL() + (q === -1 ? '' : '?' + request.query) : URL.fromContext(ctx).toString();
+      if (this.cacheVary.length > 0) key += varyKey(ctx, this.cacheVary);
       request.cacheKey = key;
     }
     return key;
@@ -567,7 +578,7 @@ export class Page extends Fragment implements Resource {
     return rendering.then(
       async (html) => {
         const request = ctx.locate(IRequest) as BaseRequest;
-        const entry = this.#entry(html, request);
+        const entry = storable(ctx, this) ? this.#entry(html, request) : null;
         if (entry === null) {
           this.#settle(key, claimed, null);
           return html;
