@@ -134,6 +134,7 @@ const ID_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 interface CookieSettings {
   readonly store: SessionStore;
   readonly name: string;
+  /** The wrapper's mount: the cookie's Path, and the bound of every redirect. */
   readonly path: string;
   readonly secure: boolean;
 }
@@ -156,6 +157,11 @@ export class Session {
     this.#cookie = cookie;
     this.#id = record === undefined ? undefined : id;
     this.#record = record;
+  }
+
+  /** The path the session's wrapper is mounted at (`/` or `/app`): its cookie's Path. */
+  get mount(): string {
+    return this.#cookie.path;
   }
 
   /** The session id without recording a read: for building cache keys (lib/cache-safety.ts). */
@@ -338,6 +344,7 @@ export class SessionWrapper implements Resource {
     });
   }
 
+  /** Called before traversal moves past the wrapper: prepath is then its mount. */
   #settings(request: BaseRequest): CookieSettings {
     return { store: this.store, name: this.cookieName, path: mountPath(request), secure: request.isSecure() };
   }
@@ -436,7 +443,7 @@ class LoginAction implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     if (request.method !== 'POST') return methodNotAllowed(request, LOGIN_SEGMENT);
     const session = ctx.locate(ISession);
-    const mount = mountPath(request);
+    const mount = session.mount;
     const username = request.args['username']?.[0] ?? '';
     const password = request.args['password']?.[0] ?? '';
     return Promise.resolve(this.wrapper.checker!(username, password, ctx)).then(async (user) => {
@@ -463,7 +470,8 @@ class LogoutAction implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     // Not GET as in guard: a link on another site could log the user out.
     if (request.method !== 'POST') return methodNotAllowed(request, LOGOUT_SEGMENT);
-    return ctx.locate(ISession).logout().then(() => seeOther(request, nextPath(request, mountPath(request), this.rest)));
+    const session = ctx.locate(ISession);
+    return session.logout().then(() => seeOther(request, nextPath(request, session.mount, this.rest)));
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * Small helpers shared by the specs (not a spec file itself).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { Compiled, Tag } from '../lib/index.js';
 
 /** A promise the spec settles itself, which knows whether it has been settled. */
@@ -33,4 +35,47 @@ export function snapshot(node: unknown): unknown {
   if (node instanceof Compiled) return { compiled: node.parts.map(snapshot) };
   if (Array.isArray(node)) return node.map(snapshot);
   return node;
+}
+
+/** A free TCP port on 127.0.0.1 (for servers the specs start as child processes). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of the spec's own on a free port, without persistence; `stop()` ends it. */
+export class RedisServer {
+  private constructor(readonly port: number, private readonly proc: ChildProcess) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const port = await freePort();
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // redis-server logs this line once it accepts connections: waited for, not polled.
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      proc.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
+    });
+    proc.stdout!.resume();
+    return new RedisServer(port, proc);
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await exited;
+  }
 }
