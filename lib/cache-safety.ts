@@ -80,12 +80,17 @@ const warned = new WeakMap<Function, Set<string>>();
  * stored: true when it may be stored. Otherwise it marks the answer
  * `X-Cache: BYPASS` (and `Cache-Control: private` unless the page set its
  * own, so no shared cache downstream keeps it either) and logs one warning
- * per page class and input. Sets `Vary` for the page's `cacheVary` either way.
+ * per page class and input. Sets `Vary` for the page's `cacheVary` either way
+ * (and `Cache-Control: private` when that varies by a cookie or the session).
  */
 export function storable(ctx: WovenContext, page: VaryingPage): boolean {
   const request = ctx.locate(IRequest) as BaseRequest;
   const vary = varyHeader(page.cacheVary);
-  if (vary !== '') request.setHeader('vary', vary);
+  if (vary !== '') {
+    request.setHeader('vary', vary);
+    // A render per cookie or session is one visitor's page: no shared cache downstream may keep it.
+    if (/\bCookie\b/.test(vary) && request.getResponseHeader('cache-control') === undefined) request.setHeader('cache-control', 'private');
+  }
   const undeclared = undeclaredReads(ctx, page);
   if (undeclared.length === 0) return true;
   request.cacheStatus = 'BYPASS';

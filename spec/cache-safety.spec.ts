@@ -147,6 +147,7 @@ describe('cache safety', () => {
       expect([alice.body, bob.body, alice2.body]).to.deep.equal(['hello alice', 'hello bob', 'hello alice']);
       expect([alice.headers['x-cache'], bob.headers['x-cache'], alice2.headers['x-cache']]).to.deep.equal(['MISS', 'MISS', 'HIT']);
       expect(alice2.headers['vary']).to.equal('Cookie');
+      expect(alice2.headers['cache-control']).to.equal('private');
       expect(counter.renders).to.equal(2);
       expect(page.cacheStore.size).to.equal(2);
       expect(warnings()).to.deep.equal([]);
