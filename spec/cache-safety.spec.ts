@@ -5,32 +5,22 @@
  * distinct clients distinguished only by their cookies, headers or session.
  */
 import { expect } from 'chai';
-import http from 'node:http';
 import {
   IRequest, ISession, MemoryCacheStore, NevowSite, Page, SessionWrapper, T, precompile, captureReads, readsOf,
   FakeRequest, undeclaredReads, varyHeader,
   type BaseRequest, type WovenContext,
 } from '../lib/index.js';
 import { RequestContext } from '../lib/context.js';
+import { ask } from './helpers.js';
 
 function stanDoc(tree: unknown) {
   let c: unknown;
   return { load: () => (c ??= precompile(tree)) };
 }
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string }
-
-function request(port: number, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+/** GET (or another method with a urlencoded body) over a real socket. */
+function request(port: number, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
+  return ask(port, path, { method, headers, form: body === undefined ? undefined : Object.fromEntries(new URLSearchParams(body)) });
 }
 
 const req = (ctx: WovenContext) => ctx.locate(IRequest) as BaseRequest;

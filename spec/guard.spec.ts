@@ -10,7 +10,6 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,26 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { MemorySessionStore, NevowSite, RedisSessionStore, pathWithin, type SessionRecord } from '../lib/index.js';
 import { PASSWORD, sessionApp } from './fixtures/session-app.js';
-import { RedisServer } from './helpers.js';
-
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string }
-interface Ask { method?: string; headers?: Record<string, string>; form?: Record<string, string> }
-
-function ask(port: number, target: string, { method = 'GET', headers = {}, form }: Ask = {}, secure = false): Promise<Answer> {
-  const body = form === undefined ? undefined : new URLSearchParams(form).toString();
-  const h = { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) };
-  return new Promise((resolve, reject) => {
-    const options = { host: '127.0.0.1', port, path: target, method: form ? 'POST' : method, headers: h, agent: false, rejectUnauthorized: false };
-    const req = (secure ? https : http).request(options, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { RedisServer, ask, type Answer, type Ask } from './helpers.js';
 
 const COOKIE = 'nevow_session';
 

@@ -2,6 +2,8 @@
  * Small helpers shared by the specs (not a spec file itself).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { Compiled, Tag } from '../lib/index.js';
 
@@ -78,4 +80,26 @@ export class RedisServer {
     this.proc.kill('SIGTERM');
     await exited;
   }
+}
+
+/** An HTTP answer, read whole. */
+export interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string }
+/** A request: method, headers, or a form (sent as a urlencoded POST). */
+export interface Ask { method?: string; headers?: Record<string, string>; form?: Record<string, string> }
+
+/** One request to 127.0.0.1:`port` over a new connection (https, accepting any certificate, when `secure`). */
+export function ask(port: number, target: string, { method = 'GET', headers = {}, form }: Ask = {}, secure = false): Promise<Answer> {
+  const body = form === undefined ? undefined : new URLSearchParams(form).toString();
+  const h = { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }) };
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port, path: target, method: form ? 'POST' : method, headers: h, agent: false, rejectUnauthorized: false };
+    const req = (secure ? https : http).request(options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
