@@ -56,7 +56,9 @@ const FREE = new Set(['host']);
  */
 export function undeclaredReads(ctx: WovenContext, page: VaryingPage): string[] {
   const request = ctx.locate(IRequest) as BaseRequest;
-  const read = readsOf(request);
+  let read = readsOf(request);
+  const session = ctx.lookup(ISession, undefined) as Session | undefined;
+  if (session !== undefined && !read.has('session') && session.readBy(request)) read = new Set([...read, 'session']);
   if (read.size === 0) return [];
   // What the key builder reads is in the key: run it again, capturing its reads.
   const { value: key, reads: keyReads } = captureReads(request, () => page.cacheIDX(ctx));

@@ -36,7 +36,7 @@ import { IRequest, iface, type WovenContext } from './context.js';
 import { isThenable } from './flat/flatten.js';
 import { escapeText } from './flat/escape.js';
 import { T, type Renderable } from './stan.js';
-import { recordRead, untracked, type BaseRequest } from './request.js';
+import { readsOf, recordRead, untracked, type BaseRequest } from './request.js';
 import type { ChildResult, Resource } from './rend.js';
 
 /** What the store keeps for a session: JSON only, so every store behaves alike. */
@@ -149,6 +149,7 @@ interface CookieSettings {
 export class Session {
   readonly #request: BaseRequest;
   readonly #cookie: CookieSettings;
+  #read = false;
   #id: string | undefined;
   #record: SessionRecord | undefined;
 
@@ -157,6 +158,23 @@ export class Session {
     this.#cookie = cookie;
     this.#id = record === undefined ? undefined : id;
     this.#record = record;
+  }
+
+  /**
+   * Whether `request`'s render may have read this session: true when it
+   * read it through this handle, and also when the handle belongs to another
+   * request and was read at all. The second case is a render on a detached
+   * copy of the request (a stale-while-revalidate refresh), which finds the
+   * original request's session up the context chain: its reads cannot be
+   * told apart from the original's, so they count.
+   */
+  readBy(request: object): boolean {
+    return request === this.#request ? readsOf(request).has('session') : this.#read;
+  }
+
+  #recordRead(): void {
+    this.#read = true;
+    recordRead(this.#request, 'session');
   }
 
   /** The path the session's wrapper is mounted at (`/` or `/app`): its cookie's Path. */
@@ -171,31 +189,31 @@ export class Session {
 
   /** The session id, or undefined while the visitor has none. */
   get id(): string | undefined {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     return this.#id;
   }
 
   /** Who logged in (what the checker answered), or null. */
   get user(): unknown {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     return this.#record?.user ?? null;
   }
 
   get(name: string): unknown {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     return this.#record === undefined || !Object.hasOwn(this.#record.data, name) ? undefined : this.#record.data[name];
   }
 
   /** Stores a JSON value, making the session (and setting its cookie) when there is none. */
   set(name: string, value: unknown): Promise<void> {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     const record = this.#ensure();
     record.data[name] = value;
     return this.#save();
   }
 
   delete(name: string): Promise<void> {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     if (this.#record === undefined || !Object.hasOwn(this.#record.data, name)) return Promise.resolve();
     delete this.#record.data[name];
     return this.#save();
@@ -203,7 +221,7 @@ export class Session {
 
   /** The form token of this session, or undefined when there is no session (nothing to forge then). */
   csrfToken(): string | undefined {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     return this.#record?.csrf;
   }
 
@@ -213,7 +231,7 @@ export class Session {
    * it); its data is kept.
    */
   async login(user: unknown): Promise<void> {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     const old = this.#id;
     this.#record = { user, csrf: newSessionId(), data: this.#record?.data ?? {} };
     this.#id = newSessionId();
@@ -224,7 +242,7 @@ export class Session {
 
   /** Ends the session: its record is destroyed and the browser told to drop the cookie. */
   async logout(): Promise<void> {
-    recordRead(this.#request, 'session');
+    this.#recordRead();
     const old = this.#id;
     this.#id = undefined;
     this.#record = undefined;

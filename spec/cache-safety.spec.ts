@@ -5,6 +5,7 @@
  * distinct clients distinguished only by their cookies, headers or session.
  */
 import { expect } from 'chai';
+import sinon from 'sinon';
 import {
   IRequest, ISession, MemoryCacheStore, NevowSite, Page, SessionWrapper, T, precompile, captureReads, readsOf,
   FakeRequest, undeclaredReads, varyHeader,
@@ -200,6 +201,37 @@ describe('cache safety', () => {
       expect(answers.map((a) => a.body)).to.deep.equal(['hello a', 'hello b', 'hello a']);
       expect(answers.map((a) => a.headers['x-cache'])).to.deep.equal(['MISS', 'MISS', 'HIT']);
       expect(warnings()).to.deep.equal([]);
+    });
+  });
+
+  describe('a stale-while-revalidate refresh', () => {
+    let clock: sinon.SinonFakeTimers;
+    beforeEach(() => { clock = sinon.useFakeTimers({ toFake: ['Date'], now: 1_000_000 }); });
+    afterEach(() => clock.restore());
+
+    it('is not stored when it read the session of the request it was detached from', async () => {
+      let renders = 0;
+      class Sometimes extends Page {
+        override cacheTimeout = 1;
+        override staleWhileRevalidate = 60;
+        override cacheStore = new MemoryCacheStore();
+        // The first render reads nothing per user; later ones greet by the session.
+        override docFactory = stanDoc(T.p({ render: (ctx: WovenContext) => (++renders === 1 ? 'hello everyone' : `hello ${String(ctx.locate(ISession).user ?? 'stranger')}`) }));
+      }
+      const page = new Sometimes();
+      await serve(new SessionWrapper(page, { checker: (name) => name }));
+      const login = await request(port, '/__login__', { 'content-type': 'application/x-www-form-urlencoded' }, 'POST', 'username=alice&password=x');
+      const alice = { cookie: login.headers['set-cookie']![0]!.split(';')[0]! };
+      expect((await request(port, '/', alice)).headers['x-cache']).to.equal('MISS');
+      clock.tick(2000);
+      const stale = await request(port, '/', alice);
+      expect([stale.headers['x-cache'], stale.body]).to.deep.equal(['STALE', 'hello everyone']);
+      // The background refresh ran on a detached copy of alice's request, which found her session up the context chain.
+      await new Promise((r) => setImmediate(r));
+      expect(renders).to.equal(2);
+      const stranger = await request(port, '/');
+      expect(stranger.body).not.to.contain('alice');
+      expect(warnings().join()).to.contain('session');
     });
   });
 
