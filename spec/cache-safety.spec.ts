@@ -117,6 +117,32 @@ describe('cache safety', () => {
       expect(warnings()[0]).to.contain('Hello').and.to.contain('session');
     });
 
+    it('is not handed to requests that waited for it: each renders for itself', async () => {
+      let open!: () => void;
+      const gate = new Promise<void>((r) => { open = r; });
+      let lookups = 0;
+      let waiting!: () => void;
+      const bobWaits = new Promise<void>((r) => { waiting = r; });
+      class Slow extends Page {
+        override cacheTimeout = 60;
+        override cacheStore = new MemoryCacheStore();
+        override docFactory = stanDoc(T.p({ render: async (ctx: WovenContext) => { const who = req(ctx).getCookie('user'); await gate; return `hello ${who}`; } }));
+        override hasCache(ctx: WovenContext) {
+          const found = super.hasCache(ctx);
+          if (++lookups === 2) waiting();
+          return found;
+        }
+      }
+      await serve(new Slow());
+      const alice = request(port, '/', { cookie: 'user=alice' });
+      await new Promise<void>((r) => { const check = () => (lookups === 1 ? r() : setImmediate(check)); check(); });
+      const bob = request(port, '/', { cookie: 'user=bob' });
+      await bobWaits;
+      open();
+      const answers = await Promise.all([alice, bob]);
+      expect(answers.map((a) => a.body)).to.deep.equal(['hello alice', 'hello bob']);
+    });
+
     it('warns once per page class and input, however many requests and instances', async () => {
       const { page } = cachedPage((ctx) => `${req(ctx).getCookie('a')} ${req(ctx).getHeader('x-b')}`);
       const again = new (page.constructor as new () => Page)();
