@@ -62,7 +62,7 @@ export function undeclaredReads(ctx: WovenContext, page: VaryingPage): string[] 
   if (read.size === 0) return [];
   // What the key builder reads is in the key: run it again, capturing its reads.
   const { value: key, reads: keyReads } = captureReads(request, () => page.cacheIDX(ctx));
-  const declared = new Set([...page.cacheVary, ...page.cacheHarmless]);
+  const declared = new Set([...page.cacheVary, ...page.cacheHarmless].map(inputName));
   const out: string[] = [];
   for (const input of read) {
     if (FREE.has(input) || declared.has(input) || keyReads.has(input)) continue;
@@ -73,6 +73,20 @@ export function undeclaredReads(ctx: WovenContext, page: VaryingPage): string[] 
     out.push(input);
   }
   return out.sort();
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * An entry of `cacheVary`/`cacheHarmless` as the accessors record it:
+ * header names in lower case, cookie names as written. A TypeError naming
+ * the entry for anything that is neither.
+ */
+export function inputName(entry: string): string {
+  if (entry.startsWith('cookie:')) {
+    if (TOKEN.test(entry.slice(7))) return entry;
+  } else if (TOKEN.test(entry)) return entry.toLowerCase();
+  throw new TypeError(`cacheVary/cacheHarmless entry ${JSON.stringify(entry)} is not a header name, 'cookie:<name>', 'cookie', 'session', 'ip' or 'args'`);
 }
 
 const warned = new WeakMap<Function, Set<string>>();
@@ -131,7 +145,8 @@ export function varyKey(ctx: WovenContext, entries: readonly string[]): string {
   const request = ctx.locate(IRequest) as BaseRequest;
   return untracked(request, () => {
     let part = '';
-    for (const e of entries) {
+    for (const entry of entries) {
+      const e = inputName(entry);
       let value: string | undefined;
       if (e === 'session') {
         const id = (ctx.lookup(ISession, undefined) as Session | undefined)?.peekId();

@@ -294,6 +294,18 @@ describe('cache safety', () => {
       expect(undeclaredReads(ctx, page)).to.deep.equal(['cookie:b', 'ip']);
     });
 
+    it('takes header names in any case, and refuses an entry that is no input, naming it', async () => {
+      const { page } = cachedPage((ctx) => `lang ${req(ctx).getHeader('accept-language')}`, { cacheVary: ['Accept-Language'] });
+      await serve(page);
+      const answers = [await request(port, '/', { 'accept-language': 'fr' }), await request(port, '/', { 'accept-language': 'fr' })];
+      expect(answers.map((a) => a.headers['x-cache'])).to.deep.equal(['MISS', 'HIT']);
+      const bad = cachedPage(() => 'x', { cacheVary: ['cookie:a b'] });
+      await site.close();
+      await serve(bad.page);
+      expect((await request(port, '/')).status).to.equal(500);
+      expect(String(logged[0]?.[0])).to.contain('"cookie:a b"');
+    });
+
     it('varyHeader names headers once and folds cookies and the session into Cookie', () => {
       expect(varyHeader(['accept-language', 'cookie:a', 'session', 'Accept-Language', 'ip'])).to.equal('accept-language, Cookie');
     });
