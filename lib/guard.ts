@@ -442,54 +442,56 @@ function seeOther(request: BaseRequest, path: string): string {
   return '';
 }
 
-function methodNotAllowed(request: BaseRequest, what: string): string {
-  request.setResponseCode(405);
-  request.setHeader('allow', 'POST');
-  request.setHeader('content-type', 'text/plain; charset=utf-8');
-  return `${what} takes a POST\n`;
+/** `__login__` and `__logout__`: POST only (405 otherwise), never traversed further. */
+abstract class SessionAction implements Resource {
+  constructor(readonly segment: string, readonly rest: readonly string[]) {}
+
+  locateChild(): ChildResult {
+    return [null, []];
+  }
+
+  renderHTTP(ctx: WovenContext): unknown {
+    const request = ctx.locate(IRequest) as BaseRequest;
+    if (request.method === 'POST') return this.post(ctx, request, ctx.locate(ISession));
+    request.setResponseCode(405);
+    request.setHeader('allow', 'POST');
+    request.setHeader('content-type', 'text/plain; charset=utf-8');
+    return `${this.segment} takes a POST\n`;
+  }
+
+  protected abstract post(ctx: WovenContext, request: BaseRequest, session: Session): Promise<string>;
 }
 
 /** `POST <mount>/__login__[/rest]`: checks the credentials and logs the session in. */
-class LoginAction implements Resource {
-  constructor(readonly wrapper: SessionWrapper, readonly rest: readonly string[]) {}
-
-  locateChild(): ChildResult {
-    return [null, []];
+class LoginAction extends SessionAction {
+  constructor(readonly wrapper: SessionWrapper, rest: readonly string[]) {
+    super(LOGIN_SEGMENT, rest);
   }
 
-  renderHTTP(ctx: WovenContext): unknown {
-    const request = ctx.locate(IRequest) as BaseRequest;
-    if (request.method !== 'POST') return methodNotAllowed(request, LOGIN_SEGMENT);
-    const session = ctx.locate(ISession);
+  protected async post(ctx: WovenContext, request: BaseRequest, session: Session): Promise<string> {
     const mount = session.mount;
     const username = request.args['username']?.[0] ?? '';
     const password = request.args['password']?.[0] ?? '';
-    return Promise.resolve(this.wrapper.checker!(username, password, ctx)).then(async (user) => {
-      if (user === null || user === undefined || user === false) {
-        const back = referrerWithin(request, mount) ?? nextPath(request, mount, this.rest);
-        const u = new globalThis.URL(back, 'http://h.invalid');
-        return seeOther(request, `${u.pathname}?login-failure=${encodeURIComponent('Incorrect login')}`);
-      }
-      await session.login(user);
-      return seeOther(request, nextPath(request, mount, this.rest));
-    });
+    const user = await this.wrapper.checker!(username, password, ctx);
+    if (user === null || user === undefined || user === false) {
+      const back = referrerWithin(request, mount) ?? nextPath(request, mount, this.rest);
+      const u = new globalThis.URL(back, 'http://h.invalid');
+      return seeOther(request, `${u.pathname}?login-failure=${encodeURIComponent('Incorrect login')}`);
+    }
+    await session.login(user);
+    return seeOther(request, nextPath(request, mount, this.rest));
   }
 }
 
-/** `POST <mount>/__logout__[/rest]`: destroys the session. */
-class LogoutAction implements Resource {
-  constructor(readonly rest: readonly string[]) {}
-
-  locateChild(): ChildResult {
-    return [null, []];
+/** `POST <mount>/__logout__[/rest]`: destroys the session. Not GET as in guard: a link on another site could log the user out. */
+class LogoutAction extends SessionAction {
+  constructor(rest: readonly string[]) {
+    super(LOGOUT_SEGMENT, rest);
   }
 
-  renderHTTP(ctx: WovenContext): unknown {
-    const request = ctx.locate(IRequest) as BaseRequest;
-    // Not GET as in guard: a link on another site could log the user out.
-    if (request.method !== 'POST') return methodNotAllowed(request, LOGOUT_SEGMENT);
-    const session = ctx.locate(ISession);
-    return session.logout().then(() => seeOther(request, nextPath(request, session.mount, this.rest)));
+  protected async post(_ctx: WovenContext, request: BaseRequest, session: Session): Promise<string> {
+    await session.logout();
+    return seeOther(request, nextPath(request, session.mount, this.rest));
   }
 }
 
