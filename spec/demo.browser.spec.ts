@@ -135,7 +135,9 @@ describe('demo site in Chromium', function () {
     expect(await page.locator('#posted').textContent()).to.equal('Hello <b>world</b>');
   });
 
-  it('keeps two users logged in in two browser contexts apart, on cached pages too', async () => {
+  it('keeps two users logged in in two browser contexts apart, on cached pages too', async function () {
+    // About 30 page loads in two contexts: 30-40 s on a busy 2-core machine.
+    this.timeout(150_000);
     const names = ['Alice Quixote', 'Bob Zanzibar'];
     const contexts = await Promise.all(names.map(() => browser.newContext()));
     try {
