@@ -38,9 +38,16 @@ export { checkPage, CheckFailed } from './check.js';
 export { formatError } from './report.js';
 export type { Problem } from './check.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest, ClientGone } from './request.js';
+export { BaseRequest, BadRequest, ClientGone, recordRead, readsOf, captureReads, untracked, parseCookies } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, URLOverlay, here, gethere } from './url.js';
 export type { URLInit, URLParts } from './url.js';
+export {
+  SessionWrapper, Session, ISession, MemorySessionStore, csrfToken, csrfInput, newSessionId, pathWithin,
+  CSRF_FIELD, LOGIN_SEGMENT, LOGOUT_SEGMENT,
+} from './guard.js';
+export type { SessionStore, SessionRecord, SessionWrapperOptions, MemorySessionStoreOptions, CredentialsChecker } from './guard.js';
+export { undeclaredReads, storable, varyHeader, varyKey, UncachedRead } from './cache-safety.js';
+export type { VaryingPage } from './cache-safety.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

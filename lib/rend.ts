@@ -37,6 +37,7 @@ import {
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
 } from './cache-flight.js';
 import type { BaseRequest } from './request.js';
+import { storable, varyKey } from './cache-safety.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
 export interface DocFactory {
@@ -284,6 +285,15 @@ export class Page extends Fragment implements Resource {
    * ends, so the next request renders and stores again.
    */
   static cachedRenderTimeout = 60;
+  /**
+   * Request inputs this page's renders depend on, made part of the cache key
+   * and of `Vary`: header names (`'accept-language'`), `'cookie:<name>'`,
+   * `'session'` (lib/guard.ts), `'ip'`. A cached render that reads any other
+   * input outside its key is not stored (lib/cache-safety.ts).
+   */
+  cacheVary: readonly string[] = [];
+  /** Inputs a render may read without their being in the key: they do not change the page (a log level, say). */
+  cacheHarmless: readonly string[] = [];
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
@@ -496,7 +506,7 @@ export class Page extends Fragment implements Resource {
     const state = cacheState(request);
     if (state.key === undefined) {
       const site = this.cacheStore === defaultCacheStore ? (ctx.lookup(ISite, undefined) as { cacheKeySpace?: string } | undefined) : undefined;
-      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request });
+      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request }) + (this.cacheVary.length > 0 ? varyKey(ctx, this.cacheVary) : '');
     }
     return state.key;
   }
@@ -565,7 +575,7 @@ export class Page extends Fragment implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     const flight = this.#flight();
     const claim = flight.claimed(key, this.now(), this.#policy());
-    return flight.chain(key, claim, rendering, (html) => this.#entry(html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
+    return flight.chain(key, claim, rendering, (html) => (storable(ctx, this) ? this.#entry(html, request) : null), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
   #entry(html: string, request: BaseRequest): CacheEntry | null {
