@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import express from 'express';
 import {
-  MemoryCacheStore, NevowSite, Page, T, URL, defaultCacheStore, precompile,
+  MemoryCacheStore, NevowSite, Page, T, URL, directive, defaultCacheStore, precompile,
   type WovenContext,
 } from '../lib/index.js';
 import { IRequest } from '../lib/context.js';
@@ -26,7 +26,7 @@ function pageOf(body: (ctx: WovenContext) => unknown, fields: Partial<Page> = {}
   class P extends Page {
     override cacheTimeout: number | null = 60;
     override cacheStore = new MemoryCacheStore();
-    override docFactory = stanDoc(T.html(T.body({ render: 'body' })));
+    override docFactory = stanDoc(T.html(T.body({ render: directive('body') })));
     render_body(ctx: WovenContext) {
       calls.renders++;
       return ctx.tag!.clear().add(body(ctx) as string);
