@@ -57,7 +57,7 @@ describe('bench', function () {
   it('flatten: times every renderer at 10 rows and the XML template load', async () => {
     const r = await flatten.run({ tiny: true });
     expect(r.title).to.be.a('string');
-    expect(r.results).to.have.length(8);
+    expect(r.results).to.have.length(11);
     for (const row of r.results) {
       expect(row.rows).to.equal(10);
       positive(row.pagesPerSecond);
