@@ -560,7 +560,7 @@ export class Page extends Fragment implements Resource {
     cacheState(detached).key = key;
     const bctx = new RequestContext(ctx, detached);
     const flight = this.#flight();
-    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
+    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(bctx, html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
     flight.refresh(key, claim, this.#policy(), render, this.#logger(ctx));
   }
 
@@ -575,10 +575,16 @@ export class Page extends Fragment implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     const flight = this.#flight();
     const claim = flight.claimed(key, this.now(), this.#policy());
-    return flight.chain(key, claim, rendering, (html) => (storable(ctx, this) ? this.#entry(html, request) : null), (e) => this.storeCache(ctx, e), this.#logger(ctx));
+    return flight.chain(key, claim, rendering, (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
-  #entry(html: string, request: BaseRequest): CacheEntry | null {
+  /**
+   * The entry to store for a finished render, or null when it must not be
+   * stored: a response the cache may not keep, or a render that read an input
+   * its key leaves out (lib/cache-safety.ts).
+   */
+  #entry(ctx: WovenContext, html: string, request: BaseRequest): CacheEntry | null {
+    if (!storable(ctx, this)) return null;
     return entryFromResponse(html, request, this.now(), this.#policy());
   }
 
