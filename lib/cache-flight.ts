@@ -407,7 +407,8 @@ export function replay(request: BaseRequest, entry: CacheEntry, now: number, sta
     h['x-accel-expires'] = '@' + (Math.floor(entry.expires / 1000) - 1);
   }
   if (entry.headers['cache-control'] === undefined) h['cache-control'] = cacheControl ?? downstreamCacheControl(entry, policy);
-  const inm = request.getHeader('if-none-match');
+  // Not charged to the page (lib/cache-safety.ts): a 304 or the body, the stored page is the same.
+  const inm = request.untrackedHeader('if-none-match');
   if (inm !== undefined && etagMatches(inm, entry.etag)) {
     request.setResponseCode(304);
     return null;

@@ -484,13 +484,14 @@ export class Page extends Fragment implements Resource {
 
   /** The cache settings the coordinator reads. */
   #policy(): CachePolicy {
-    return {
-      timeout: this.cacheTimeout ?? 0,
-      staleWhileRevalidate: this.staleWhileRevalidate,
-      waitTimeout: this.cacheWaitTimeout,
-      renderLimit: (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout),
-    };
+    const timeout = this.cacheTimeout ?? 0;
+    const renderLimit = (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout);
+    const p = this.#lastPolicy;
+    // Made again only when a setting changed: every hit reads it.
+    if (p !== null && p.timeout === timeout && p.staleWhileRevalidate === this.staleWhileRevalidate && p.waitTimeout === this.cacheWaitTimeout && p.renderLimit === renderLimit) return p;
+    return (this.#lastPolicy = { timeout, staleWhileRevalidate: this.staleWhileRevalidate, waitTimeout: this.cacheWaitTimeout, renderLimit });
   }
+  #lastPolicy: CachePolicy | null = null;
 
   #flight(): CacheFlight {
     return CacheFlight.of(this.cacheStore);
@@ -532,15 +533,20 @@ export class Page extends Fragment implements Resource {
     const now = this.now();
     const key = this.cacheIDX(ctx);
     const state = cacheState(ctx.locate(IRequest) as BaseRequest);
-    const flight = this.#flight();
-    const policy = this.#policy();
-    const refresh = (claim: Claim) => this.#refresh(ctx, key, claim);
     let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
     try {
       found = this.lookupCache(ctx);
     } catch (e) {
       found = Promise.reject(e);
     }
+    // The hot path, a fresh entry from a synchronous store: nothing else to decide.
+    if (found !== undefined && !isThenable(found) && now < found.expires) {
+      state.status = 'HIT';
+      return found;
+    }
+    const flight = this.#flight();
+    const policy = this.#policy();
+    const refresh = (claim: Claim) => this.#refresh(ctx, key, claim);
     if (!isThenable(found)) return flight.decide(state, key, found, now, policy, null, refresh);
     // An async store: claim the key before waiting for it, so that this
     // process still looks up and renders each key once.
