@@ -30,7 +30,7 @@ import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './er
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
 import {
-  CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, cacheState, entryFromResponse, keyURL, replay,
+  CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, varyKey, varyHeader, cacheState, entryFromResponse, keyURL, replay,
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
 } from './cache-flight.js';
 import type { BaseRequest } from './request.js';
@@ -219,6 +219,12 @@ export class Page extends Fragment implements Resource {
    * promise) is not cancelled; its result is dropped.
    */
   renderTimeout: number | null = null;
+  /**
+   * Request headers (`'accept-language'`) and cookies (`'cookie:theme'`) a
+   * cached page differs by: their values are part of the cache key, and
+   * `Vary` names them downstream (every cookie as `Cookie`).
+   */
+  cacheVary: readonly string[] = [];
   /** Where renders are kept. */
   cacheStore: CacheStore = defaultCacheStore;
   /**
@@ -345,6 +351,7 @@ export class Page extends Fragment implements Resource {
       // A page not stored here tells shared caches not to store it either
       // (it may hold form results or a user's data); a page may say otherwise.
       if (this.cacheTimeout === null && h['cache-control'] === undefined) h['cache-control'] = UNCACHED_CACHE_CONTROL;
+      if (this.cacheVary.length > 0 && h['vary'] === undefined) h['vary'] = varyHeader(this.cacheVary);
       // nginx would otherwise hold a streamed page until its buffers fill.
       if (!collect) h['x-accel-buffering'] = 'no';
       const doc = this.loadDocument(ctx);
@@ -441,7 +448,7 @@ export class Page extends Fragment implements Resource {
     const state = cacheState(request);
     if (state.key === undefined) {
       const site = this.cacheStore === defaultCacheStore ? (ctx.lookup(ISite, undefined) as { cacheKeySpace?: string } | undefined) : undefined;
-      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request });
+      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request, vary: this.cacheVary.length > 0 ? varyKey(request, this.cacheVary) : undefined });
     }
     return state.key;
   }
