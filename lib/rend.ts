@@ -28,7 +28,7 @@ import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/fl
 import { parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
-import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
+import { defaultCacheStore, type CacheEntry, type CacheStore, type InvalidateTagOptions } from './cache.js';
 import {
   CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, varyKey, varyHeader, cacheState, entryFromResponse, keyURL, replay,
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
@@ -189,6 +189,9 @@ export class Fragment {
 
 export type { CacheStatus } from './cache-flight.js';
 
+/** Stale entries whose failed refresh was logged already (`staleIfError` logs once per entry). */
+const loggedStale = new WeakSet<CacheEntry>();
+
 /** The main Nevow resource: renders its document in answer to a request. */
 export class Page extends Fragment implements Resource {
   /** Collect the whole page before sending it (otherwise it streams). */
@@ -204,6 +207,13 @@ export class Page extends Fragment implements Resource {
   cacheTimeout: number | null = null;
   /** Seconds after expiry during which the stale page is served while one refresh runs. */
   staleWhileRevalidate = 0;
+  /**
+   * Seconds past expiry (RFC 5861 `stale-if-error`) during which, when the
+   * render replacing an entry fails, the old page is served (`X-Cache: STALE`)
+   * instead of an error; the failure is logged once per entry and a later
+   * request tries again. Stores keep entries that much longer.
+   */
+  staleIfError = 0;
   /** Seconds a request waits for another request's render before rendering on its own. */
   cacheWaitTimeout = 10;
   /**
@@ -243,6 +253,8 @@ export class Page extends Fragment implements Resource {
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
+  /** Tags every render of this page carries (with those its renderers add by `cacheTag`). */
+  cacheTags?(ctx: WovenContext): readonly string[];
 
   /** The flattener used by `renderHTTP` (overridable, as in Nevow). */
   flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => unknown, finisher: (r: undefined) => R, signal?: AbortSignal): Promise<R> {
@@ -319,14 +331,35 @@ export class Page extends Fragment implements Resource {
       return this.#render(ctx, request, this.buffered);
     }
     const found = this.hasCache(ctx);
-    if (found === null || found === undefined) return this.#lead(ctx, request);
+    if (found === null || found === undefined) return this.#orStale(ctx, request, this.#lead(ctx, request));
     if (!isThenable(found)) return this.#serve(ctx, request, found as CacheEntry);
-    return Promise.resolve(found).then((r: WaitResult) => {
+    return this.#orStale(ctx, request, Promise.resolve(found).then((r: WaitResult) => {
       if (r === null) return this.#lead(ctx, request);
       if (r !== RENDER_ALONE) return this.#serve(ctx, request, r);
       cacheState(request).status = 'BYPASS';
       request.setHeader('x-cache', 'BYPASS');
       return this.#render(ctx, request, true);
+    }));
+  }
+
+  /**
+   * `staleIfError`: when the render this request led or waited for fails and
+   * an expired entry is still within its error window, that entry is served
+   * (STALE). The failure is logged once per entry; the key is free again, so
+   * a later request retries.
+   */
+  #orStale(ctx: WovenContext, request: BaseRequest, answer: Promise<unknown>): Promise<unknown> {
+    return answer.catch((err) => {
+      const state = cacheState(request);
+      const stale = state.stale;
+      if (stale === undefined || !(this.now() < stale.errorUntil!) || request.startedWriting) throw err;
+      if (!loggedStale.has(stale)) {
+        loggedStale.add(stale);
+        this.#log(ctx, err, 'render failed; serving the stale page (staleIfError)');
+      }
+      state.status = 'STALE';
+      request.setResponseCode(200);
+      return this.#serve(ctx, request, stale);
     });
   }
 
@@ -431,6 +464,7 @@ export class Page extends Fragment implements Resource {
       staleWhileRevalidate: this.staleWhileRevalidate,
       waitTimeout: this.cacheWaitTimeout,
       renderLimit: (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout),
+      staleIfError: this.staleIfError,
     };
   }
 
@@ -502,7 +536,7 @@ export class Page extends Fragment implements Resource {
     cacheState(detached).key = key;
     const bctx = new RequestContext(ctx, detached);
     const flight = this.#flight();
-    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
+    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(bctx, html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
     flight.refresh(key, claim, this.#policy(), render, this.#logger(ctx));
   }
 
@@ -517,11 +551,14 @@ export class Page extends Fragment implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     const flight = this.#flight();
     const claim = flight.claimed(key, this.now(), this.#policy());
-    return flight.chain(key, claim, rendering, (html) => this.#entry(html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
+    return flight.chain(key, claim, rendering, (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
-  #entry(html: string, request: BaseRequest): CacheEntry | null {
-    return entryFromResponse(html, request, this.now(), this.#policy());
+  #entry(ctx: WovenContext, html: string, request: BaseRequest): CacheEntry | null {
+    const own = cacheState(request).tags;
+    const declared = this.cacheTags?.(ctx);
+    const tags = declared === undefined ? own : own === undefined ? declared : [...declared, ...own];
+    return entryFromResponse(html, request, this.now(), this.#policy(), tags);
   }
 
   #logger(ctx: WovenContext): CacheLog {
@@ -551,6 +588,22 @@ export class Page extends Fragment implements Resource {
     if (typeof keyOrPredicate !== 'string') throw new TypeError('this cache store can only invalidate single keys');
     const r = store.delete(keyOrPredicate);
     return isThenable(r) ? Promise.resolve(r).then((b) => (b ? 1 : 0)) : r ? 1 : 0;
+  }
+
+  /**
+   * Removes every render carrying `tag` from this page's store (with `soft`,
+   * marks them stale: the next request is served the old page, `X-Cache:
+   * STALE`, while one render refreshes it). On a shared store, in every process.
+   */
+  invalidateTag(tag: string, opts?: InvalidateTagOptions): number | Promise<number> {
+    return Page.invalidateTag(tag, opts, this.cacheStore);
+  }
+
+  /** Removes (or with `soft`, marks stale) the renders carrying `tag` in a store (the default store unless told). */
+  static invalidateTag(tag: string, opts: InvalidateTagOptions = {}, store: CacheStore = defaultCacheStore): number | Promise<number> {
+    if (typeof tag !== 'string' || tag === '') throw new TypeError(`invalidateTag: a tag must be a non-empty string, not ${JSON.stringify(tag)}`);
+    if (store.invalidateTag === undefined) throw new TypeError(`invalidateTag: this cache store (${store.constructor.name}) keeps no tags`);
+    return store.invalidateTag(tag, opts);
   }
 
   // ---- rendering outside a request ----

@@ -6,7 +6,12 @@
  * spec/cache-redis.spec.ts.
  */
 import { expect } from 'chai';
-import { MemoryCacheStore, NevowSite, Page, T, directive, precompile, type WovenContext } from '../lib/index.js';
+import sinon from 'sinon';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { MemoryCacheStore, NevowSite, Page, T, cacheTag, chooseCoding, directive, precompile, type WovenContext } from '../lib/index.js';
+import { IRequest } from '../lib/context.js';
+import { inflight } from '../lib/cache-flight.js';
+import type { BaseRequest } from '../lib/request.js';
 import { get } from './http-client.js';
 
 function stanDoc(tree: unknown) {
@@ -16,8 +21,31 @@ function stanDoc(tree: unknown) {
 
 describe('cache features', () => {
   let closers: (() => Promise<unknown>)[];
+  let clock: sinon.SinonFakeTimers | undefined;
   beforeEach(() => { closers = []; });
-  afterEach(async () => { for (const c of closers) await c(); });
+  afterEach(async () => {
+    clock?.restore();
+    clock = undefined;
+    for (const c of closers) await c();
+  });
+
+  /** A cached page on its own store whose body is `body()`; renders counted, failing while `fail.on`. */
+  function counted(fields: Partial<Page> & { tags?: (ctx: WovenContext) => string[] } = {}, body: (n: number) => string = (n) => `render ${n}`) {
+    const calls = { renders: 0, fail: false };
+    class P extends Page {
+      override cacheTimeout: number | null = 10;
+      override cacheStore = new MemoryCacheStore();
+      override docFactory = stanDoc(T.p({ render: directive('body') }));
+      render_body(ctx: WovenContext) {
+        calls.renders++;
+        if (calls.fail) throw new Error('database down');
+        for (const t of fields.tags?.(ctx) ?? []) cacheTag(ctx, t);
+        return ctx.tag!.clear().add(body(calls.renders));
+      }
+    }
+    const { tags: _t, ...rest } = fields;
+    return { page: Object.assign(new P(), rest), calls };
+  }
 
   async function serve(page: Page): Promise<number> {
     const site = new NevowSite(page, { log: () => {} });
@@ -66,6 +94,154 @@ describe('cache features', () => {
       const port = await serve(new P());
       const r = await get(port, '/');
       expect(r.status).to.equal(500);
+    });
+  });
+
+  describe('staleIfError', () => {
+    it('serves the expired page when its re-render fails, within the window, logging once; retries each later request', async () => {
+      clock = sinon.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
+      const { page, calls } = counted({ staleIfError: 30 } as Partial<Page>);
+      const logged: string[] = [];
+      const site = new NevowSite(page, { log: (_e, what) => logged.push(what) });
+      closers.push(() => site.close());
+      const port = NevowSite.port(await site.listen(0));
+      const first = await get(port, '/');
+      expect(first.headers['cache-control']).to.equal('public, max-age=10, stale-if-error=30');
+      clock.tick(11_000);
+      calls.fail = true;
+      const a = await get(port, '/');
+      expect(a.status).to.equal(200);
+      expect(a.headers['x-cache']).to.equal('STALE');
+      expect(a.body).to.equal(first.body);
+      const b = await get(port, '/');
+      expect(b.headers['x-cache']).to.equal('STALE');
+      expect(calls.renders).to.equal(3); // each request retried
+      expect(logged.filter((w) => w.includes('staleIfError'))).to.have.length(1);
+      // Past the window the failure is the answer.
+      clock.tick(30_000);
+      expect((await get(port, '/')).status).to.equal(500);
+      // A render that succeeds again replaces the entry.
+      calls.fail = false;
+      const ok = await get(port, '/');
+      expect(ok.headers['x-cache']).to.equal('MISS');
+      expect(ok.body).to.equal('<p>render 5</p>');
+    });
+
+    it('is not used without staleIfError: an expired page whose render fails is a 500', async () => {
+      clock = sinon.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
+      const { page, calls } = counted();
+      const port = await serve(page);
+      await get(port, '/');
+      clock.tick(11_000);
+      calls.fail = true;
+      expect((await get(port, '/')).status).to.equal(500);
+    });
+  });
+
+  describe('purge by tag', () => {
+    it('removes every page carrying a tag from cacheTag or cacheTags, and no other', async () => {
+      const { page, calls } = counted({ tags: () => ['product:42'] });
+      // Every path is this page; only /a declares the catalogue tag.
+      page.childFactory = () => page;
+      page.cacheTags = (ctx: WovenContext) => ((ctx.locate(IRequest) as BaseRequest).uri === '/a' ? ['catalogue'] : []);
+      const port = await serve(page);
+      await get(port, '/a');
+      await get(port, '/b');
+      expect((await get(port, '/a')).headers['x-cache']).to.equal('HIT');
+      expect(page.invalidateTag('catalogue')).to.equal(1);
+      expect((await get(port, '/b')).headers['x-cache']).to.equal('HIT');
+      expect((await get(port, '/a')).headers['x-cache']).to.equal('MISS');
+      expect(Page.invalidateTag('product:42', {}, page.cacheStore)).to.equal(2);
+      expect((await get(port, '/b')).headers['x-cache']).to.equal('MISS');
+      expect(page.invalidateTag('product:7')).to.equal(0);
+      expect(calls.renders).to.equal(4);
+    });
+
+    it('soft: serves the stale page while exactly one render refreshes it', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => { release = r; });
+      const { page, calls } = counted({ tags: () => ['news'] });
+      const port = await serve(page);
+      const first = await get(port, '/');
+      // The refresh waits on the gate, so the requests meanwhile must all be STALE.
+      page.render_body = async function (this: Page, ctx: WovenContext) {
+        calls.renders++;
+        cacheTag(ctx, 'news');
+        await gate;
+        return ctx.tag!.clear().add('fresh');
+      } as never;
+      expect(page.invalidateTag('news', { soft: true })).to.equal(1);
+      const during = await Promise.all(Array.from({ length: 20 }, () => get(port, '/')));
+      for (const r of during) {
+        expect(r.headers['x-cache']).to.equal('STALE');
+        expect(r.body).to.equal(first.body);
+      }
+      expect(calls.renders).to.equal(2);
+      const refreshing = [...inflight(page.cacheStore).values()];
+      expect(refreshing).to.have.length(1);
+      release();
+      await refreshing[0]!.promise;
+      const after = await get(port, '/');
+      expect(after.headers['x-cache']).to.equal('HIT');
+      expect(after.body).to.equal('<p>fresh</p>');
+    });
+
+    it('rejects an empty tag, and a store that keeps no tags, by name', () => {
+      expect(() => Page.invalidateTag('')).to.throw(TypeError, /non-empty/);
+      const bare = { get: () => undefined, set() {}, delete: () => false, clear() {}, size: 0 };
+      expect(() => Page.invalidateTag('x', {}, bare)).to.throw(TypeError, /keeps no tags/);
+    });
+  });
+
+  describe('compressed once', () => {
+    const big = (n: number) => `render ${n} ` + 'lorem ipsum dolor sit amet '.repeat(200);
+
+    it('serves br, gzip or identity as accepted, each with its own ETag and 304, compressing once', async () => {
+      const { page } = counted({}, big);
+      const port = await serve(page);
+      const miss = await get(port, '/', { 'accept-encoding': 'gzip, deflate, br' });
+      expect(miss.headers['content-encoding']).to.equal('br');
+      expect(miss.headers.vary).to.equal('Accept-Encoding');
+      const text = brotliDecompressSync(Buffer.from(miss.body, 'latin1')).toString();
+      expect(text).to.equal(`<p>${big(1)}</p>`);
+      const gz = await get(port, '/', { 'accept-encoding': 'gzip' });
+      expect(gz.headers['x-cache']).to.equal('HIT');
+      expect(gz.headers['content-encoding']).to.equal('gzip');
+      expect(gunzipSync(Buffer.from(gz.body, 'latin1')).toString()).to.equal(text);
+      const plain = await get(port, '/', { 'accept-encoding': 'br;q=0, gzip;q=0' });
+      expect(plain.headers['content-encoding']).to.equal(undefined);
+      expect(plain.body).to.equal(text);
+      const etags = [miss.headers.etag, gz.headers.etag, plain.headers.etag];
+      expect(new Set(etags).size).to.equal(3);
+      expect(miss.headers.etag).to.match(/-br"$/);
+      expect(gz.headers.etag).to.match(/-gz"$/);
+      expect(Number(miss.headers['content-length'])).to.be.below(Number(plain.headers['content-length']) / 5);
+      // Each ETag validates its own coding only.
+      expect((await get(port, '/', { 'accept-encoding': 'gzip', 'if-none-match': gz.headers.etag! })).status).to.equal(304);
+      expect((await get(port, '/', { 'accept-encoding': 'br', 'if-none-match': miss.headers.etag! })).status).to.equal(304);
+      expect((await get(port, '/', { 'accept-encoding': 'br', 'if-none-match': gz.headers.etag! })).status).to.equal(200);
+    });
+
+    it('leaves bodies under 1 KB as they are', async () => {
+      const { page } = counted();
+      const port = await serve(page);
+      const r = await get(port, '/', { 'accept-encoding': 'br, gzip' });
+      expect(r.headers['content-encoding']).to.equal(undefined);
+      expect(r.headers.vary).to.equal(undefined);
+      expect(r.body).to.equal('<p>render 1</p>');
+    });
+
+    it('chooses by q-values, * and identity;q=0', () => {
+      expect(chooseCoding(undefined)).to.equal('identity');
+      expect(chooseCoding('gzip, deflate, br')).to.equal('br');
+      expect(chooseCoding('br;q=0.5, gzip')).to.equal('gzip');
+      expect(chooseCoding('gzip;q=0.8, br;q=0.9')).to.equal('br');
+      expect(chooseCoding('*')).to.equal('br');
+      expect(chooseCoding('*;q=0.5, br;q=0')).to.equal('gzip');
+      expect(chooseCoding('identity;q=0, gzip;q=0.1')).to.equal('gzip');
+      expect(chooseCoding('deflate')).to.equal('identity');
+      expect(chooseCoding('identity')).to.equal('identity');
+      expect(chooseCoding('BR; Q=1')).to.equal('br');
     });
   });
 });
