@@ -200,6 +200,8 @@ export class CacheFlight {
   readonly store: CacheStore;
   readonly lock: CacheLock | null;
   #claims = new Map<string, Claim>();
+  /** Keys whose failing re-render was logged, with the `created` of the stale entry served: one line per outage. */
+  #staleLogged = new Map<string, number>();
 
   constructor(store: CacheStore) {
     this.store = store;
@@ -211,6 +213,18 @@ export class CacheFlight {
     let f = flights.get(store);
     if (f === undefined) flights.set(store, (f = new CacheFlight(store)));
     return f;
+  }
+
+  /**
+   * Whether a failed render of `key`, answered with the stale `entry`
+   * (`staleIfError`), is the first of its run and should be logged. Entries
+   * from a shared store are new objects per lookup, so the run is known by
+   * the entry's `created`; a stored render ends it.
+   */
+  firstStaleFailure(key: string, entry: CacheEntry): boolean {
+    if (this.#staleLogged.get(key) === entry.created) return false;
+    this.#staleLogged.set(key, entry.created);
+    return true;
   }
 
   /** Renders under way in this process, by key. */
@@ -337,6 +351,7 @@ export class CacheFlight {
         } catch (err) {
           log(err, 'cache store write failed');
         }
+        this.#staleLogged.delete(key);
         this.settle(key, claim, entry);
         return entry;
       },

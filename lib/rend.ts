@@ -189,9 +189,6 @@ export class Fragment {
 
 export type { CacheStatus } from './cache-flight.js';
 
-/** Stale entries whose failed refresh was logged already (`staleIfError` logs once per entry). */
-const loggedStale = new WeakSet<CacheEntry>();
-
 /** The main Nevow resource: renders its document in answer to a request. */
 export class Page extends Fragment implements Resource {
   /** Collect the whole page before sending it (otherwise it streams). */
@@ -353,10 +350,7 @@ export class Page extends Fragment implements Resource {
       const state = cacheState(request);
       const stale = state.stale;
       if (stale === undefined || !(this.now() < stale.errorUntil!) || request.startedWriting) throw err;
-      if (!loggedStale.has(stale)) {
-        loggedStale.add(stale);
-        this.#log(ctx, err, 'render failed; serving the stale page (staleIfError)');
-      }
+      if (this.#flight().firstStaleFailure(this.cacheIDX(ctx), stale)) this.#log(ctx, err, 'render failed; serving the stale page (staleIfError)');
       state.status = 'STALE';
       request.setResponseCode(200);
       return this.#serve(ctx, request, stale);
