@@ -235,6 +235,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   readonly maxValueBytes: number;
   readonly lockPollInterval: number;
   readonly probeInterval: number;
+  /** Times the breaker opened (Redis stopped answering), for metrics. */
+  outages = 0;
   /** Its own `acquire`/`release`/`waitFor`: the coordinator's cross-process lock. */
   readonly lock: CacheLock<CacheEntry> = this;
   #client: Client;
@@ -382,6 +384,7 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     if (this.#closed) return;
     if (!this.#open) {
       this.#open = true;
+      this.outages++;
       this.#log('Redis cache store unavailable; pages render locally until it answers again:', err);
       // Nobody waits for another process through a Redis that does not answer.
       for (const key of [...this.#waits.keys()]) this.#settle(key, undefined);
@@ -492,6 +495,16 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
       this.count().catch((err) => this.#trip(err));
     }
     return this.#size;
+  }
+
+  /** Bytes held by the local tier (0 without one). */
+  get localBytes(): number {
+    return this.#local?.bytes ?? 0;
+  }
+
+  /** Entries the local tier evicted to stay within its bounds. */
+  get evictions(): number {
+    return this.#local?.evictions ?? 0;
   }
 
   /** Entries held by the local tier (0 without one). */

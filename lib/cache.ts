@@ -132,6 +132,8 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
   #map = new Map<string, Slot>();
   #bytes = 0;
   #tick = 0;
+  /** Entries removed to stay within the bounds (not expiries, not invalidations). */
+  evictions = 0;
   // One iterator kept across evictions: a fresh `keys()` would walk past
   // every slot deleted from the front so far, each time.
   #oldest: Iterator<string> | null = null;
@@ -184,7 +186,7 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
     while (this.#map.size > this.maxEntries || this.#bytes > this.maxBytes) {
       let next = this.#oldest?.next();
       if (next === undefined || next.done) next = (this.#oldest = this.#map.keys()).next();
-      this.delete(next.value as string);
+      if (this.delete(next.value as string)) this.evictions++;
     }
   }
 

@@ -29,6 +29,7 @@ export { findMethod } from './names.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler, ExceptionHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
 export type { CacheStore, CacheEntry, CacheLock, LockingCacheStore, MemoryCacheStoreOptions, InvalidateTagOptions } from './cache.js';
+export { cacheMetricsText, metricsResource, pageCounters, resetCacheMetrics, RENDER_BUCKETS } from './cache-metrics.js';
 export { CacheFlight, cacheTag, chooseCoding, COMPRESS_MIN } from './cache-flight.js';
 export type { CachePolicy, ContentCoding } from './cache-flight.js';
 export { NevowSite, NevowRequest } from './appserver.js';

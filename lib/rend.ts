@@ -33,6 +33,7 @@ import {
   CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, varyKey, varyHeader, cacheState, entryFromResponse, keyURL, replay,
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
 } from './cache-flight.js';
+import { pageCounters, type PageCacheCounters } from './cache-metrics.js';
 import type { BaseRequest } from './request.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
@@ -334,6 +335,7 @@ export class Page extends Fragment implements Resource {
       if (r === null) return this.#lead(ctx, request);
       if (r !== RENDER_ALONE) return this.#serve(ctx, request, r);
       cacheState(request).status = 'BYPASS';
+      this.#counters().bypass++;
       request.setHeader('x-cache', 'BYPASS');
       return this.#render(ctx, request, true);
     }));
@@ -439,14 +441,37 @@ export class Page extends Fragment implements Resource {
   /** This request renders and stores (under the cross-process lock when the store has one), then serves. */
   #lead(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
     return this.#flight().lead(this.cacheIDX(ctx), cacheState(request), this.#policy(), () => this.chainCache(ctx, this.#render(ctx, request, true)), this.#logger(ctx))
-      .then((r) => (typeof r === 'string' ? r : this.#serve(ctx, request, r)));
+      .then((r) => {
+        if (typeof r !== 'string') return this.#serve(ctx, request, r);
+        this.#counters().misses++;
+        return r;
+      });
   }
 
   /** Sends a stored render: its headers, the cache headers, and the stored body (null for a 304). */
   #serve(ctx: WovenContext, request: BaseRequest, entry: CacheEntry): Buffer | null {
     const own = this.cacheControl;
     const cc = own === null ? null : typeof own === 'string' ? own : own.call(this, ctx);
-    return replay(request, entry, this.now(), cacheState(request).status ?? 'HIT', cc, this.#policy());
+    const status = cacheState(request).status ?? 'HIT';
+    this.#counters().count(status);
+    return replay(request, entry, this.now(), status, cc, this.#policy());
+  }
+
+  #countersOf: PageCacheCounters | undefined;
+
+  /** This page's cache counters (lib/cache-metrics.ts), per class and store. */
+  #counters(): PageCacheCounters {
+    const c = this.#countersOf;
+    if (c !== undefined && c.store === this.cacheStore) return c;
+    return (this.#countersOf = pageCounters(this.constructor.name, this.cacheStore));
+  }
+
+  /** `rendering`, counted and timed in the render histogram. */
+  #timed(rendering: Promise<string>): Promise<string> {
+    const t0 = performance.now();
+    const c = this.#counters();
+    rendering.then(() => c.rendered((performance.now() - t0) / 1000, true), () => c.rendered(0, false));
+    return rendering;
   }
 
   // ---- the render cache (the patch's hooks; lib/cache-flight.ts coordinates) ----
@@ -530,7 +555,7 @@ export class Page extends Fragment implements Resource {
     cacheState(detached).key = key;
     const bctx = new RequestContext(ctx, detached);
     const flight = this.#flight();
-    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(bctx, html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
+    const render = () => flight.chain(key, claim, this.#timed(this.#render(bctx, detached, true)), (html) => this.#entry(bctx, html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
     flight.refresh(key, claim, this.#policy(), render, this.#logger(ctx));
   }
 
@@ -545,7 +570,7 @@ export class Page extends Fragment implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     const flight = this.#flight();
     const claim = flight.claimed(key, this.now(), this.#policy());
-    return flight.chain(key, claim, rendering, (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
+    return flight.chain(key, claim, this.#timed(rendering), (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
   #entry(ctx: WovenContext, html: string, request: BaseRequest): CacheEntry | null {

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { MemoryCacheStore, NevowSite, Page, T, cacheTag, chooseCoding, directive, precompile, type WovenContext } from '../lib/index.js';
+import { MemoryCacheStore, NevowSite, Page, T, cacheTag, chooseCoding, directive, metricsResource, precompile, type WovenContext } from '../lib/index.js';
 import { IRequest } from '../lib/context.js';
 import { inflight } from '../lib/cache-flight.js';
 import type { BaseRequest } from '../lib/request.js';
@@ -242,6 +242,62 @@ describe('cache features', () => {
       expect(chooseCoding('deflate')).to.equal('identity');
       expect(chooseCoding('identity')).to.equal('identity');
       expect(chooseCoding('BR; Q=1')).to.equal('br');
+    });
+  });
+
+  describe('metrics', () => {
+    /** The value of one sample line of a Prometheus text exposition. */
+    function sample(text: string, name: string, labels: string): number {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels) && !l.startsWith('#'));
+      expect(line, `${name} ${labels} in\n${text}`).to.not.equal(undefined);
+      return Number(line!.slice(line!.lastIndexOf(' ') + 1));
+    }
+
+    it('counts one render and N waits for a stampede on an expired page, scraped while it runs', async () => {
+      clock = sinon.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
+      let release!: () => void;
+      let gate: Promise<void> = Promise.resolve();
+      class Stampede extends Page {
+        override cacheTimeout = 10;
+        override cacheStore = new MemoryCacheStore();
+        override docFactory = stanDoc(T.p({ render: directive('body') }));
+        async render_body(ctx: WovenContext) {
+          await gate;
+          return ctx.tag!.clear().add('stampede');
+        }
+      }
+      const root = new Stampede();
+      root.putChild('metrics', metricsResource());
+      const port = await serve(root);
+      const scrape = async () => {
+        const r = await get(port, '/metrics');
+        expect(r.headers['content-type']).to.equal('text/plain; version=0.0.4; charset=utf-8');
+        return r.body;
+      };
+      expect((await get(port, '/')).headers['x-cache']).to.equal('MISS');
+      expect((await get(port, '/')).headers['x-cache']).to.equal('HIT');
+      clock.tick(11_000);
+      gate = new Promise((r) => { release = r; });
+      const labels = 'page="Stampede"';
+      const stampede = Promise.all(Array.from({ length: 25 }, () => get(port, '/')));
+      // Scraped during the stampede: every request is in, one render held.
+      let during = '';
+      for (let i = 0; i < 200 && inflight(root.cacheStore).size === 0; i++) await new Promise((r) => setImmediate(r));
+      during = await scrape();
+      expect(sample(during, 'nevow_cache_renders_total', labels)).to.equal(1);
+      release();
+      const answers = await stampede;
+      expect(answers.filter((a) => a.headers['x-cache'] === 'MISS')).to.have.length(1);
+      const after = await scrape();
+      expect(sample(after, 'nevow_cache_renders_total', labels)).to.equal(2);
+      expect(sample(after, 'nevow_cache_requests_total', `${labels},store="MemoryCacheStore#`) >= 0).to.equal(true);
+      const status = (s: string) => Number(after.split('\n').find((l) => l.startsWith('nevow_cache_requests_total{') && l.includes(labels) && l.includes(`status="${s}"`))!.split(' ').pop());
+      expect(status('miss')).to.equal(2);
+      expect(status('wait')).to.equal(24);
+      expect(status('hit')).to.equal(1);
+      expect(sample(after, 'nevow_cache_render_seconds_count', labels)).to.equal(2);
+      expect(after).to.match(/nevow_cache_entries\{store="MemoryCacheStore#\d+"\} 1/);
+      expect(after).to.match(/# TYPE nevow_cache_render_seconds histogram/);
     });
   });
 });
