@@ -22,7 +22,7 @@
  * ItemsPage.child_latest) and `childFactory` (ItemsPage, for /items/42).
  */
 import {
-  File, MemoryCacheStore, NameVirtualHost, NevowSite,
+  File, MemoryCacheStore, NameVirtualHost, NevowSite, metricsResource,
   type CacheStore, type Page, type SiteOptions,
 } from '../lib/index.js';
 import { AsyncPage } from './async.js';
@@ -32,6 +32,7 @@ import { FormPage } from './form.js';
 import { HomePage } from './home.js';
 import { HostPage } from './hosts.js';
 import { ItemsPage } from './items.js';
+import { MetricsDemoPage } from './metrics.js';
 import { StreamPage } from './stream.js';
 import { TablePage } from './table.js';
 
@@ -66,6 +67,8 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
 
   const home = new HomePage();
   const cached: Page[] = [new CachedPage(), new ForeverPage()];
+  const metricsDemo = new MetricsDemoPage();
+  cached.push(metricsDemo.target);
   for (const page of cached) page.cacheStore = cacheStore;
   home.putChild('table', new TablePage());
   home.putChild('async', new AsyncPage());
@@ -75,6 +78,8 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   home.putChild('items', new ItemsPage());
   home.putChild('form', new FormPage());
   home.putChild('static', staticFiles);
+  home.putChild('metrics', metricsResource());
+  home.putChild('metrics-demo', metricsDemo);
 
   // No default resource given: unknown hosts get the VirtualHostList.
   const root = new NameVirtualHost();
