@@ -10,13 +10,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
-import { BadRequest, BaseRequest, ClientGone } from './request.js';
+import { BadRequest, BaseRequest, ClientGone, untracked } from './request.js';
 import { FourOhFour, ICanHandleException, cacheStatus, isResource, type ChildResult, type ExceptionHandler, type Resource } from './rend.js';
 import { asResource } from './resource.js';
 import { URL, URLOverlay } from './url.js';
 import { escapeText } from './flat/escape.js';
 import { HOST, clientAddress, compileTrust, type ClientAddress, type TrustProxy } from './forwarded.js';
 import { siteKeySpace } from './cache-flight.js';
+import { CheckFailed, checkSite, type Problem } from './check.js';
+import { debugReport, formatError } from './report.js';
 
 /** The request of a real node:http exchange. */
 export class NevowRequest extends BaseRequest {
@@ -141,6 +143,11 @@ export interface SiteOptions {
    * Off by default: the headers then change nothing.
    */
   trustProxy?: TrustProxy;
+  /**
+   * Run `check()` in `listen()` and refuse to listen when it finds a problem
+   * (default true). `false` serves anyway (problems surface as render errors).
+   */
+  check?: boolean;
 }
 
 /**
@@ -182,12 +189,14 @@ export class NevowSite {
       maxBodySize: options.maxBodySize ?? 1024 * 1024,
       maxURILength: options.maxURILength ?? 16 * 1024,
       maxSegments: options.maxSegments ?? 512,
-      log: options.log ?? ((err, what) => console.error(`nevow-ts: ${what}:`, err)),
+      // One console.error per failure, formatted: message, render path, the cause's own frames.
+      log: options.log ?? ((err, what) => console.error(formatError(err, what))),
       accessLog: options.accessLog,
       headersTimeout: options.headersTimeout ?? 10_000,
       requestTimeout: options.requestTimeout ?? 30_000,
       strictHost: options.strictHost ?? false,
       trustProxy: options.trustProxy,
+      check: options.check ?? true,
     };
     this.#trust = options.trustProxy === undefined || options.trustProxy === false ? null : compileTrust(options.trustProxy);
     const { headersTimeout, requestTimeout } = this.options;
@@ -303,7 +312,7 @@ export class NevowSite {
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
-      if (request.query.length > 0) void request.args;
+      if (request.query.length > 0) untracked(request, () => request.args);
       const siteCtx = new SiteContext(null, this);
       const remembered = this.#remembered;
       for (let i = 0; i < remembered.length; i++) siteCtx.remember(remembered[i]![0], remembered[i]![1]);
@@ -487,12 +496,28 @@ export class NevowSite {
   #standard500(request: BaseRequest, err: unknown): void {
     request.setResponseCode(500);
     request.setHeader('content-type', 'text/html; charset=utf-8');
-    const detail = this.options.debug ? `<pre>${escapeText(describeError(err))}</pre>` : '';
-    request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${detail}</body></html>`);
+    request.respond(`<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server could not render this page.</p>${this.options.debug ? debugDetail(err) : ''}</body></html>`);
   }
 
-  /** Listens on `host` (default 127.0.0.1); port 0 picks a free port. */
+  /**
+   * Every render/data/macro name and sequence pattern in the documents
+   * reachable from the root, checked without a request (lib/check.ts).
+   */
+  check(): Problem[] {
+    return checkSite(this.root, this.#remembered.map(([obj]) => obj));
+  }
+
+  /**
+   * Listens on `host` (default 127.0.0.1); port 0 picks a free port. Runs
+   * `check()` first (unless the `check` option is false) and rejects with a
+   * CheckFailed listing the problems, before any socket is opened. A port in
+   * use rejects with a one-line error naming it (code `EADDRINUSE`).
+   */
   listen(port: number, host = '127.0.0.1'): Promise<http.Server> {
+    if (this.options.check) {
+      const problems = this.check();
+      if (problems.length > 0) return Promise.reject(new CheckFailed(problems));
+    }
     // node:http's default header limit (16 KiB, request line included) would
     // cut off a long request target with a bare 431 before the site sees it;
     // leave room for maxURILength so the site answers 414 itself.
@@ -516,9 +541,10 @@ export class NevowSite {
       else socket.destroy();
     });
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? portInUse(port, host, err) : err);
+      server.once('error', failed);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve(server);
       });
     });
@@ -546,14 +572,18 @@ function causedBy(err: unknown, cls: new (...args: any[]) => Error): boolean {
   return false;
 }
 
-/** An error's stack followed by those of its causes (a FlattenerError's cause is where the renderer threw). */
-function describeError(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    parts.push(e instanceof Error ? e.stack ?? `${e.name}: ${e.message}` : String(e));
-    if (!(e instanceof Error)) break;
-  }
-  return parts.join('\nCaused by: ');
+/** One line for a busy port, instead of node's stack: which port, and how to pick another. */
+function portInUse(port: number, host: string, cause: NodeJS.ErrnoException): Error {
+  const err = new Error(`port ${port} on ${host} is already in use (is another server running?); choose another with the PORT environment variable, e.g. PORT=${port + 1} npm start`, { cause }) as NodeJS.ErrnoException;
+  err.code = 'EADDRINUSE';
+  return err;
+}
+
+/** The debug 500 page's detail: message and render path, the template around the failure, the stacks. */
+function debugDetail(err: unknown): string {
+  const r = debugReport(err);
+  const frame = r.frame === null ? '' : `<h2>${escapeText(r.where!)}</h2><pre class="code-frame">${escapeText(r.frame)}</pre>`;
+  return `<h2>Error</h2><pre class="message">${escapeText(r.message)}</pre>${frame}<h2>Stack</h2><pre class="stack">${escapeText(r.stack)}</pre>`;
 }
 
 /**

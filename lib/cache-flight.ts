@@ -115,42 +115,6 @@ export function cacheKey({ space, request, vary }: KeyParts): string {
   return key;
 }
 
-/** A cookie's value in a `Cookie` header (RFC 6265 §5.4 pairs), or undefined. */
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-/**
- * The vary inputs of a request for a page's `cacheVary` (`'accept-language'`,
- * `'cookie:theme'`): each value in order, an absent one kept distinct from
- * an empty one, so that the key tells them apart.
- */
-export function varyKey(request: BaseRequest, cacheVary: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const name of cacheVary) {
-    const v = name.startsWith('cookie:') ? cookieValue(request.getHeader('cookie'), name.slice(7)) : request.getHeader(name);
-    out.push(v === undefined ? '\u0001' : '=' + v);
-  }
-  return out;
-}
-
-const VARY_NAME = /^(?:cookie:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|[!#$%&'*+\-.^_`|~0-9A-Za-z]+)$/;
-
-/** The `Vary` header for `cacheVary`: header names as given, every `cookie:` entry as `Cookie` (once). */
-export function varyHeader(cacheVary: readonly string[]): string {
-  const names = new Set<string>();
-  for (const n of cacheVary) {
-    if (!VARY_NAME.test(n)) throw new TypeError(`cacheVary: ${JSON.stringify(n)} is neither a header name nor 'cookie:<name>'`);
-    names.add(n.startsWith('cookie:') ? 'Cookie' : n);
-  }
-  return [...names].join(', ');
-}
-
 /** The prefix `siteKeySpace` makes: `[site 3]`. */
 const SPACE = /^\[site \d+\]/;
 let sites = 0;

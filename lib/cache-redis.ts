@@ -174,7 +174,7 @@ const CONNECTION = {
  * imported: ioredis is an optional peer dependency, so an application without
  * it gets an error saying what to install instead of a failed module load.
  */
-function ioredis(): typeof import('ioredis') {
+export function ioredis(): typeof import('ioredis') {
   try {
     return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   } catch (err) {

@@ -8,7 +8,7 @@
  * link only where a tag needs one (data, render or slots), and never mutates a
  * link after it has moved past it.
  */
-import type { Tag } from './stan.js';
+import type { Renderable, Tag } from './stan.js';
 
 /** A typed key under which a context remembers an object. */
 export interface Interface<T> {
@@ -188,3 +188,22 @@ export class SiteContext extends WovenContext {
     this.remember(site, ISite);
   }
 }
+
+/**
+ * The context a renderer is called with: a WovenContext whose `tag` is the
+ * tag being rendered (a copy without its specials), so renderers need no
+ * `ctx.tag!`. The flattener guarantees it for a tag's `render` special (a
+ * function, or the `render_<name>` a name resolves to); a function placed
+ * among children is called with the enclosing context, which may have none.
+ * Only a type: the object is the same WovenContext.
+ */
+export interface RenderContext extends WovenContext {
+  tag: Tag;
+}
+
+/**
+ * A renderer with its data typed: `render_price: Renderer<Product> = (ctx, p) => …`,
+ * or as a method, `render_price(ctx: RenderContext, p: Product): Renderable`.
+ */
+export type Renderer<D = unknown> = (ctx: RenderContext, data: D) => Renderable;
+

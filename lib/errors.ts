@@ -3,18 +3,20 @@
  * Each failure has its own class so applications can tell them apart.
  */
 import { describeTag, type Tag } from './stan.js';
+import { didYouMean } from './suggest.js';
 
 /** A `render` directive names no `render_<name>` on the fragment. */
 export class MissingRenderMethod extends Error {
   override name = 'MissingRenderMethod';
   /**
-   * `element`, when given, is the object that has no such renderer (an
-   * `Element`, whose renderers are its registered methods, not `render_*`).
+   * `suggestions` are near names that do exist ("did you mean"); `element`,
+   * when given, is the object that has no such renderer (an `Element`, whose
+   * renderers are its registered methods, not `render_*`).
    */
-  constructor(readonly renderName: string, readonly className: string, readonly element?: object) {
-    super(element === undefined
+  constructor(readonly renderName: string, readonly className: string, readonly suggestions: readonly string[] = [], readonly element?: object) {
+    super((element === undefined
       ? `no renderer '${renderName}' (render_${renderName.split(' ')[0]}) on ${className}`
-      : `no renderer '${renderName}' on ${className} (a method registered with @renderer)`);
+      : `no renderer '${renderName}' on ${className} (a method registered with @renderer)`) + didYouMean(suggestions));
   }
 }
 
@@ -72,4 +74,27 @@ export class RenderTimeout extends Error {
   constructor(readonly className: string, readonly seconds: number) {
     super(`${className} did not finish rendering within its renderTimeout of ${seconds} s`);
   }
+}
+
+/**
+ * A template that cannot be used: malformed markup, an unknown directive, a
+ * missing file. The message starts with `file:line:column: ` when the
+ * position is known.
+ */
+export class TemplateError extends Error {
+  override name = 'TemplateError';
+  constructor(
+    what: string,
+    readonly filename: string,
+    readonly lineNumber?: number,
+    readonly columnNumber?: number,
+    options?: ErrorOptions,
+  ) {
+    super(lineNumber === undefined ? `${filename}: ${what}` : `${filename}:${lineNumber}:${columnNumber}: ${what}`, options);
+  }
+}
+
+/** The template file does not exist (or cannot be read); `filename` is the path looked at. */
+export class TemplateNotFound extends TemplateError {
+  override name = 'TemplateNotFound';
 }

@@ -13,7 +13,7 @@ export {
   IRequest, IData, IRenderer, IRendererFactory, IMacroFactory, IResource,
   ICurrentSegments, IRemainingSegments, ISite,
 } from './context.js';
-export type { Interface } from './context.js';
+export type { Interface, RenderContext, Renderer } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, MissingDocumentFactory, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
 export { Element, renderer } from './page.js';
@@ -35,10 +35,20 @@ export type { CachePolicy, ContentCoding } from './cache-flight.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export type { TrustProxy } from './forwarded.js';
+export { checkPage, CheckFailed } from './check.js';
+export { formatError } from './report.js';
+export type { Problem } from './check.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest, ClientGone } from './request.js';
+export { BaseRequest, BadRequest, ClientGone, recordRead, readsOf, captureReads, untracked, parseCookies } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, URLOverlay, here, gethere } from './url.js';
 export type { URLInit, URLParts } from './url.js';
+export {
+  SessionWrapper, Session, ISession, MemorySessionStore, csrfToken, csrfInput, newSessionId, pathWithin,
+  CSRF_FIELD, LOGIN_SEGMENT, LOGOUT_SEGMENT,
+} from './guard.js';
+export type { SessionStore, SessionRecord, SessionWrapperOptions, MemorySessionStoreOptions, CredentialsChecker } from './guard.js';
+export { undeclaredReads, storable, varyHeader, varyKey, UncachedRead } from './cache-safety.js';
+export type { VaryingPage } from './cache-safety.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

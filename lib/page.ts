@@ -77,7 +77,7 @@ export class Element {
 
   /** The registered render method called `name`; `MissingRenderMethod` when there is none. */
   renderer(name: string): ElementRenderMethod {
-    if (!isRegistered(this, name)) throw new MissingRenderMethod(name, this.constructor.name, this);
+    if (!isRegistered(this, name)) throw new MissingRenderMethod(name, this.constructor.name, [], this);
     return (this as unknown as Record<string, ElementRenderMethod>)[name]!;
   }
 

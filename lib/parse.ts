@@ -15,12 +15,14 @@
  * undefined entity, an unknown `nevow:` name — raises a TemplateError naming
  * file, line and column. Nothing here touches the file system.
  */
+import { TemplateError } from './errors.js';
 import { SaxesParser, type SaxesAttributeNS, type SaxesTagNS } from 'saxes';
 import { Parser as HtmlParser } from 'htmlparser2';
 import {
   ENTITY_CODES,
   RAW_TEXT_ELEMENTS,
   SPECIALS,
+  VOID_ELEMENTS,
   Tag,
   cdata,
   comment,
@@ -29,6 +31,8 @@ import {
   xml,
   type Renderable,
 } from './stan.js';
+
+export { TemplateError, TemplateNotFound } from './errors.js';
 
 /** The XML namespace of Nevow's template directives. */
 export const NEVOW_NS = 'http://nevow.com/ns/nevow/0.1';
@@ -42,29 +46,6 @@ export interface ParseOptions {
   ignoreDocType?: boolean | undefined;
   /** Leave comments out of the tree. */
   ignoreComment?: boolean | undefined;
-}
-
-/**
- * A template that cannot be used: malformed markup, an unknown directive, a
- * missing file. The message starts with `file:line:column: ` when the
- * position is known.
- */
-export class TemplateError extends Error {
-  override name = 'TemplateError';
-  constructor(
-    what: string,
-    readonly filename: string,
-    readonly lineNumber?: number,
-    readonly columnNumber?: number,
-    options?: ErrorOptions,
-  ) {
-    super(lineNumber === undefined ? `${filename}: ${what}` : `${filename}:${lineNumber}:${columnNumber}: ${what}`, options);
-  }
-}
-
-/** The template file does not exist (or cannot be read); `filename` is the path looked at. */
-export class TemplateNotFound extends TemplateError {
-  override name = 'TemplateNotFound';
 }
 
 /** One attribute as the builder wants it, whichever parser read it. */
@@ -260,6 +241,15 @@ const HTML_ENTITIES: Readonly<Record<string, string>> = Object.freeze(
   Object.fromEntries(Object.entries(ENTITY_CODES).map(([n, c]) => [n, String.fromCodePoint(c)])),
 );
 
+/** An & that starts no entity or character reference. */
+const BARE_AMPERSAND = /&(?!(?:[A-Za-z_][A-Za-z0-9._-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/g;
+
+/** For `<br>` left open: XML has no void elements. */
+function voidHint(what: string): string {
+  const name = /^<([^\s>]*)>$/.exec(what)?.[1]?.toLowerCase() ?? '';
+  return VOID_ELEMENTS.has(name) ? ` (XHTML templates are XML, which has no void elements: write <${name}/>)` : '';
+}
+
 /**
  * Parses an XHTML template into a list of top-level nodes (the DOCTYPE,
  * comments, the root element). The document must be well-formed XML. Named
@@ -280,11 +270,26 @@ export function parseXml(text: string, options: ParseOptions = {}): Renderable[]
   p.on('error', (e) => {
     const what = e.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
     const open = b.innermost();
+    // A bare & makes saxes read an entity name up to the next `;`, and report
+    // whatever that swallowed (often "<h1> is never closed"): name the & itself.
+    BARE_AMPERSAND.lastIndex = 0;
+    const amp = BARE_AMPERSAND.exec(text);
+    if (amp !== null && amp.index < p.position) {
+      const [line, col] = position(starts, amp.index);
+      b.fail(`a bare & (XHTML templates are XML: write &amp; for an ampersand, in text and in URLs such as ?a=1&amp;b=2)`, line, col, e);
+    }
     if (what === 'unexpected close tag' && lastClosed !== null) {
       const start = text.lastIndexOf('</', p.position - 1);
       const name = /^<\/([^\s>]*)/.exec(text.slice(start))?.[1] ?? '';
       const [line, col] = position(starts, start);
-      b.fail(`</${name}> does not close ${lastClosed.what} (line ${lastClosed.line}, column ${lastClosed.col})`, line, col, e);
+      b.fail(`</${name}> does not close ${lastClosed.what} (line ${lastClosed.line}, column ${lastClosed.col})${voidHint(lastClosed.what)}`, line, col, e);
+    }
+    if (what.startsWith('unbound namespace prefix')) {
+      const prefix = /"([^"]*)"/.exec(what)?.[1] ?? 'x';
+      b.fail(`${what} (XHTML templates use XML namespaces: declare it, e.g. xmlns:${prefix}="${NEVOW_NS}" on the root element for Nevow directives; only nevow: needs no declaration)`, p.line, Math.max(1, p.column), e);
+    }
+    if (/attribute/.test(what) && !what.includes('namespace')) {
+      b.fail(`${what} (XHTML templates are XML: every attribute has a quoted value, so write disabled="disabled" rather than a bare disabled, and href="x" rather than href=x)`, p.line, Math.max(1, p.column), e);
     }
     if (what === 'undefined entity' || what === 'disallowed character in entity name') {
       const start = text.lastIndexOf('&', p.position - 1);
@@ -292,7 +297,7 @@ export function parseXml(text: string, options: ParseOptions = {}): Renderable[]
       b.fail(`${what} ${text.slice(start, p.position)} (numeric references such as &#160; always work)`, line, col, e);
     }
     if (what.startsWith('unclosed tag') && open !== null) {
-      b.fail(`${open.what} is never closed (the document ends at line ${p.line})`, open.line, open.col, e);
+      b.fail(`${open.what} is never closed (the document ends at line ${p.line})${voidHint(open.what)}`, open.line, open.col, e);
     }
     // saxes reports the position just after the offending character: that character's column, counted from 1.
     b.fail(what, p.line, Math.max(1, p.column), e);

@@ -22,19 +22,23 @@ import {
   PageContext,
   RequestContext,
   WovenContext,
+  type RenderContext,
 } from './context.js';
-import { RENDER, Tag, xml, type Renderable, type RenderFunction } from './stan.js';
+import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
+import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
+import { suggestions } from './suggest.js';
 import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
 import { parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, type CacheEntry, type CacheStore, type InvalidateTagOptions } from './cache.js';
 import {
-  CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, varyKey, varyHeader, cacheState, entryFromResponse, keyURL, replay,
+  CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, cacheState, entryFromResponse, keyURL, replay,
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
 } from './cache-flight.js';
 import { pageCounters, type PageCacheCounters } from './cache-metrics.js';
 import type { BaseRequest } from './request.js';
+import { storable, varyKey } from './cache-safety.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
 export interface DocFactory {
@@ -106,13 +110,13 @@ export class Fragment {
     if (spec.indexOf(' ') === -1) {
       // The common, unparameterised case: no parsing, no allocation.
       const m = findMethod(this, 'render_', spec);
-      if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
-      return m as RenderFunction;
+      if (m === undefined) throw missingRenderer(this, spec, spec);
+      return watchResult(m as RenderFunction, spec);
     }
     const [name, args] = parseDirective(spec);
     const m = findMethod(this, 'render_', name);
-    if (m === undefined) throw new MissingRenderMethod(spec, this.constructor.name);
-    return args.length > 0 ? m.apply(this, args) : (m as RenderFunction);
+    if (m === undefined) throw missingRenderer(this, spec, name);
+    return watchResult(args.length > 0 ? m.apply(this, args) : (m as RenderFunction), name);
   }
 
   /** Remembers this fragment as renderer, renderer factory, macro factory and data. */
@@ -126,7 +130,10 @@ export class Fragment {
   /** The loaded document (precompiled once by the docFactory). */
   loadDocument(ctx: WovenContext): unknown {
     if (this.docFactory === null) throw new MissingDocumentFactory(this);
-    return this.docFactory.load(ctx, classPreprocessors(this));
+    const doc = this.docFactory.load(ctx, classPreprocessors(this));
+    // Outside production, the first load per class checks the names it uses (lib/check.ts).
+    if (!PRODUCTION) checkFirstLoad(this, doc);
+    return doc;
   }
 
   /** Placed in a tree: renders its own document in a fresh context. */
@@ -142,12 +149,13 @@ export class Fragment {
    * `divider` between items, `header`s first, `footer`s last, and `empty`
    * instead when there are no items.
    */
-  render_sequence(ctx: WovenContext, data: unknown): Renderable {
-    const tag = ctx.tag!;
+  render_sequence(ctx: RenderContext, data: unknown): Renderable {
+    const tag = ctx.tag;
     const headers = tag.allPatterns('header');
     const footers = tag.allPatterns('footer');
     const items: Renderable[] = [];
-    const list = data == null ? [] : Array.isArray(data) ? data : Array.from(data as Iterable<unknown>);
+    if (!isIterable(data)) throw misuse(this, ctx, 'sequence', data, 'a list or other iterable');
+    const list = Array.isArray(data) ? data : Array.from(data);
     if (list.length === 0) items.push(tag.allPatterns('empty'));
     else {
       const item = tag.patternGenerator('item');
@@ -166,29 +174,72 @@ export class Fragment {
   }
 
   /** Fills the tag's slots from the data's keys (a plain object or Map). */
-  render_mapping(ctx: WovenContext, data: unknown): Renderable {
-    const entries = data instanceof Map ? data.entries() : Object.entries((data ?? {}) as object);
+  render_mapping(ctx: RenderContext, data: unknown): Renderable {
+    if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(this, ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
+    const entries = data instanceof Map ? data.entries() : Object.entries(data);
     for (const [k, v] of entries) ctx.fillSlots(String(k), v);
     return ctx.tag;
   }
 
   /** Replaces the tag's content with the data as text. */
-  render_string(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(String(data));
+  render_string(ctx: RenderContext, data: unknown): Renderable {
+    const text = String(data);
+    // An object without its own toString would show as "[object Object]": never what was meant.
+    if (typeof data === 'object' && data !== null && text.startsWith('[object ')) throw misuse(this, ctx, 'string', data, 'text, a number or an object with its own toString()');
+    return ctx.tag.clear().add(text);
   }
 
   /** Replaces the tag's content with the data as trusted markup. */
-  render_xml(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(xml(String(data)));
+  render_xml(ctx: RenderContext, data: unknown): Renderable {
+    return ctx.tag.clear().add(xml(String(data)));
   }
 
   /** Replaces the tag's content with the data, rendered. */
-  render_data(ctx: WovenContext, data: unknown): Renderable {
-    return ctx.tag!.clear().add(data as Renderable);
+  render_data(ctx: RenderContext, data: unknown): Renderable {
+    return ctx.tag.clear().add(data as Renderable);
   }
 }
 
 export type { CacheStatus } from './cache-flight.js';
+
+/** Anything `for…of` can walk (strings excluded: a sequence over text is a mistake). */
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+/** A standard renderer given data it cannot use: names the renderer, the class, the template position. */
+function misuse(owner: object, ctx: WovenContext, renderer: string, data: unknown, wanted: string): TypeError {
+  const shown = data === null || data === undefined ? String(data) : typeof data === 'object' ? `a ${data.constructor?.name ?? 'Object'}` : `${typeof data} ${JSON.stringify(data)?.slice(0, 40)}`;
+  const hint = data === undefined ? ' (no data in scope: give the tag a data directive)' : '';
+  return new TypeError(`render="${renderer}" of ${owner.constructor.name}${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}: the data is ${shown}, not ${wanted}${hint}`);
+}
+
+/** MissingRenderMethod with the nearest names the class does define. */
+function missingRenderer(owner: object, spec: string, name: string): MissingRenderMethod {
+  return new MissingRenderMethod(spec, owner.constructor.name, suggestions(name, memberNames(owner, 'render_')));
+}
+
+const WATCHED: unique symbol = Symbol('watchedRenderer');
+/**
+ * Outside production, a named renderer's result is watched: `undefined`
+ * (usually a forgotten `return`) renders nothing, as in Nevow, but warns once
+ * per renderer, class and template position. The wrapper is made once per method.
+ */
+function watchResult(fn: RenderFunction, name: string): RenderFunction {
+  if (PRODUCTION) return fn;
+  const known = (fn as { [WATCHED]?: RenderFunction })[WATCHED];
+  if (known !== undefined) return known;
+  const watched = function (this: object, ctx: WovenContext, data: unknown): Renderable {
+    const result = fn.call(this, ctx, data);
+    if (result === undefined) {
+      warnOnce('NEVOW_RENDERER_UNDEFINED', `render_${name} of ${this.constructor.name} returned undefined${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}, so the element renders as nothing; return ctx.tag (or null for nothing on purpose)`);
+    }
+    return result;
+  } as RenderFunction;
+  Object.defineProperty(fn, WATCHED, { value: watched });
+  return watched;
+}
+
 
 /** The main Nevow resource: renders its document in answer to a request. */
 export class Page extends Fragment implements Resource {
@@ -227,12 +278,6 @@ export class Page extends Fragment implements Resource {
    * promise) is not cancelled; its result is dropped.
    */
   renderTimeout: number | null = null;
-  /**
-   * Request headers (`'accept-language'`) and cookies (`'cookie:theme'`) a
-   * cached page differs by: their values are part of the cache key, and
-   * `Vary` names them downstream (every cookie as `Cookie`).
-   */
-  cacheVary: readonly string[] = [];
   /** Where renders are kept. */
   cacheStore: CacheStore = defaultCacheStore;
   /**
@@ -248,6 +293,15 @@ export class Page extends Fragment implements Resource {
    * ends, so the next request renders and stores again.
    */
   static cachedRenderTimeout = 60;
+  /**
+   * Request inputs this page's renders depend on, made part of the cache key
+   * and of `Vary`: header names (`'accept-language'`), `'cookie:<name>'`,
+   * `'session'` (lib/guard.ts), `'ip'`. A cached render that reads any other
+   * input outside its key is not stored (lib/cache-safety.ts).
+   */
+  cacheVary: readonly string[] = [];
+  /** Inputs a render may read without their being in the key: they do not change the page (a log level, say). */
+  cacheHarmless: readonly string[] = [];
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
@@ -300,6 +354,11 @@ export class Page extends Fragment implements Resource {
   }
 
   putChild(name: string, child: Resource): void {
+    // A segment never contains '/', so such a child could never be found (a silent 404).
+    if (name.includes('/')) {
+      const parts = name.split('/').filter((p) => p !== '');
+      throw new TypeError(`${this.constructor.name}.putChild(${JSON.stringify(name)}): a child name is one path segment and cannot contain '/'${parts.length === 0 ? '' : `; use putChild(${JSON.stringify(parts[0])}, …) and give that child its own children`}`);
+    }
     (this.children ??= {})[name] = child;
   }
 
@@ -380,7 +439,6 @@ export class Page extends Fragment implements Resource {
       // A page not stored here tells shared caches not to store it either
       // (it may hold form results or a user's data); a page may say otherwise.
       if (this.cacheTimeout === null && h['cache-control'] === undefined) h['cache-control'] = UNCACHED_CACHE_CONTROL;
-      if (this.cacheVary.length > 0 && h['vary'] === undefined) h['vary'] = varyHeader(this.cacheVary);
       // nginx would otherwise hold a streamed page until its buffers fill.
       if (!collect) h['x-accel-buffering'] = 'no';
       const doc = this.loadDocument(ctx);
@@ -501,7 +559,7 @@ export class Page extends Fragment implements Resource {
     const state = cacheState(request);
     if (state.key === undefined) {
       const site = this.cacheStore === defaultCacheStore ? (ctx.lookup(ISite, undefined) as { cacheKeySpace?: string } | undefined) : undefined;
-      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request, vary: this.cacheVary.length > 0 ? varyKey(request, this.cacheVary) : undefined });
+      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request }) + (this.cacheVary.length > 0 ? varyKey(ctx, this.cacheVary) : '');
     }
     return state.key;
   }
@@ -573,7 +631,13 @@ export class Page extends Fragment implements Resource {
     return flight.chain(key, claim, this.#timed(rendering), (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
+  /**
+   * The entry to store for a finished render, or null when it must not be
+   * stored: a response the cache may not keep, or a render that read an input
+   * its key leaves out (lib/cache-safety.ts). It carries the render's tags.
+   */
   #entry(ctx: WovenContext, html: string, request: BaseRequest): CacheEntry | null {
+    if (!storable(ctx, this)) return null;
     const own = cacheState(request).tags;
     const declared = this.cacheTags?.(ctx);
     const tags = declared === undefined ? own : own === undefined ? declared : [...declared, ...own];

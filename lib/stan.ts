@@ -12,6 +12,8 @@
 import * as htmModule from 'htm';
 import type { WovenContext } from './context.js';
 import { Entity } from './entities.js';
+import { TemplateError } from './errors.js';
+import { callSite, scanTemplate, type ScannedTemplate } from './htmlscan.js';
 
 /** What a renderer, data method or loader may hand to the flattener. */
 export type Renderable =
@@ -455,14 +457,20 @@ function build(this: unknown, type: unknown, props: Record<string, unknown> | nu
   // htm reuses the nodes of static subtrees across evaluations unless the
   // builder marks them dynamic; trees are mutable, so every call builds afresh.
   if (Array.isArray(this)) this[0] = 3;
-  if (typeof type === 'function') return type({ ...props, children });
+  if (typeof type === 'function') {
+    stampPosition(null);
+    return type({ ...props, children });
+  }
   const name = String(type);
   if (name === 'slot') {
     const slotName = props?.['name'];
     if (typeof slotName !== 'string') throw new TypeError('<slot> needs a name attribute');
-    return slot(slotName, ...children);
+    const s = slot(slotName, ...children);
+    stampPosition(s);
+    return s;
   }
   const t = new Tag(name === 'invisible' ? '' : name, {}, children);
+  stampPosition(t);
   if (props !== null) {
     for (const k of Object.keys(props)) {
       const v = props[k];
@@ -480,4 +488,50 @@ function build(this: unknown, type: unknown, props: Record<string, unknown> | nu
  */
 // htm's type file is CommonJS-shaped while Node loads its ESM build; take the default export explicitly.
 const htm = (htmModule as unknown as { default: { bind(h: unknown): (s: TemplateStringsArray, ...v: unknown[]) => any } }).default;
-export const html: (strings: TemplateStringsArray, ...values: unknown[]) => any = htm.bind(build);
+const buildHtml: (strings: TemplateStringsArray, ...values: unknown[]) => any = htm.bind(build);
+
+/**
+ * The template being built and the next of its element positions: htm calls
+ * `build` once per element, children first, in the order lib/htmlscan.ts
+ * recorded them. Builds are synchronous; a component that builds a template
+ * of its own saves and restores this (see `html`).
+ */
+let building: { scanned: ScannedTemplate; next: number } | null = null;
+
+function stampPosition(node: Tag | Slot | null): void {
+  if (building === null) return;
+  const at = building.scanned.positions[building.next++];
+  if (node === null || at === undefined) return;
+  node.filename = building.scanned.file;
+  node.lineNumber = at[0];
+  node.columnNumber = at[1];
+}
+
+// One scan per call site: a tagged template passes the same strings array every time it runs.
+const scannedTemplates = new WeakMap<TemplateStringsArray, ScannedTemplate | TemplateError>();
+
+/**
+ * The `html` tagged template. Strict: an unclosed or mismatched tag, or an
+ * attribute a letter or two from a special (`rendr`), is a TemplateError
+ * naming the literal's file and line; tags built from it carry that position.
+ */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): any {
+  let scanned = scannedTemplates.get(strings);
+  if (scanned === undefined) {
+    try {
+      scanned = scanTemplate(strings, callSite(html));
+    } catch (e) {
+      if (!(e instanceof TemplateError)) throw e;
+      scanned = e;
+    }
+    scannedTemplates.set(strings, scanned);
+  }
+  if (scanned instanceof TemplateError) throw scanned;
+  const outer = building;
+  building = { scanned, next: 0 };
+  try {
+    return buildHtml(strings, ...values);
+  } finally {
+    building = outer;
+  }
+}

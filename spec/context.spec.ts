@@ -9,6 +9,7 @@ import {
   IRequest, IData, IRenderer, IRendererFactory, IResource, ISite,
   ICurrentSegments, IRemainingSegments, IMacroFactory,
   T, slot, flatten, flattenSync, FlattenerError, UnfilledSlot,
+  Fragment, loaders, directive, type RenderContext, type Renderer, type Renderable,
 } from '../lib/index.js';
 
 describe('WovenContext', () => {
@@ -237,5 +238,28 @@ describe('slot fillings', () => {
     expect(ctx.lookupSlotData('x', 'unfilled')).to.equal('unfilled');
     expect(ctx.tag).to.equal(null);
     expect(await flatten(tree, ctx)).to.equal('<div><p>filled</p></div>');
+  });
+});
+
+describe('RenderContext and Renderer (types)', () => {
+  interface Product {
+    name: string;
+    price: number;
+  }
+  class ProductView extends Fragment {
+    // ctx.tag is a Tag here: no `!` (tsc --noEmit, part of npm test, would reject ctx.tag.clear() on Tag | null).
+    render_name(ctx: RenderContext, p: Product): Renderable {
+      return ctx.tag.clear().add(p.name);
+    }
+    render_price: Renderer<Product> = (ctx, p) => ctx.tag.clear().add(p.price.toFixed(2));
+  }
+
+  it('lets renderers use ctx.tag directly and type their data', async () => {
+    const view = new ProductView(undefined, loaders.stan(T.p({ data: { name: 'Tea', price: 3 } },
+      T.b({ render: directive('name') }), ' ', T.i({ render: directive('price') }))));
+    expect(await flatten(view)).to.equal('<p><b>Tea</b> <i>3.00</i></p>');
+    // @ts-expect-error a Product has no title: the data parameter is typed
+    const wrong: Renderer<Product> = (_ctx, p) => p.title;
+    expect(wrong).to.be.a('function');
   });
 });

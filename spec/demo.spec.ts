@@ -4,6 +4,8 @@
  * (demo.browser.spec.ts) drives the same site over HTTP in Chromium.
  */
 import { expect } from 'chai';
+import { DomUtils, parseDocument } from 'htmlparser2';
+import type { Element } from 'domhandler';
 import { FakeRequest, MemoryCacheStore } from '../lib/index.js';
 import { createDemoSite, type DemoSite } from '../demo/site.js';
 import { DEMOS } from '../demo/home.js';
@@ -57,6 +59,8 @@ describe('demo site', () => {
       ['/form', [/<form id="message-form" class="card" method="post" action="\/form">/]],
       ['/form/result?message=hello', [/<strong id="posted">hello<\/strong>/]],
       ['/static/demo.css', [/ul\.demos/]],
+      ['/login', [/<form id="login-form"/, /<code id="password">nevow<\/code>/]],
+      ['/hello', [/<h1 id="greeting">Hello, stranger<\/h1>/]],
     ];
     for (const [uri, patterns] of pages) {
       it(uri, async () => {
@@ -135,6 +139,17 @@ describe('demo site', () => {
       });
     }
 
+    it('shows a 404 page styled like the rest, naming the path and linking back home', async () => {
+      const r = await ask(demo, '/no/<such>/page');
+      expect(r.code).to.equal(404);
+      // htmlparser2 (already a dependency) reads the page as a browser's tree: elements, attributes, decoded text.
+      const doc = parseDocument(r.written);
+      const find = (pred: (e: Element) => boolean) => DomUtils.findAll(pred, doc.children);
+      expect(find((e) => e.name === 'link' && e.attribs.rel === 'stylesheet').map((e) => e.attribs.href)).to.deep.equal(['/static/demo.css']);
+      expect(DomUtils.textContent(find((e) => e.attribs.id === 'missing'))).to.equal('/no/<such>/page');
+      expect(find((e) => e.attribs.id === 'home').map((e) => e.attribs.href)).to.deep.equal(['/']);
+    });
+
     it('redirects /items to /items/', async () => {
       const r = await ask(demo, '/items');
       expect(r.code).to.be.oneOf([301, 302]);
@@ -159,6 +174,40 @@ describe('demo site', () => {
       const target = new globalThis.URL(String(post.sentHeaders?.['location']));
       const result = await ask(demo, target.pathname + target.search);
       expect(result.written).to.contain('<strong id="posted">(nothing)</strong>');
+    });
+  });
+
+  describe('sessions', () => {
+    /** Logs in through /__login__; answers the session cookie. */
+    async function login(name: string): Promise<string> {
+      const r = await ask(demo, '/__login__', { method: 'POST', body: `username=${name}&password=nevow&next=/hello` });
+      expect(r.code).to.equal(303);
+      expect(r.sentHeaders?.['location']).to.equal('/hello');
+      return String((r.sentHeaders?.['set-cookie'] as string[])[0]).split(';')[0]!;
+    }
+
+    it('greets each logged-in user on /hello, one cached render per session', async () => {
+      const alice = await login('alice');
+      const bob = await login('bob');
+      const get = (cookie: string) => { const r = new FakeRequest({ uri: '/hello', headers: { host: 'localhost', cookie } }); return demo.site.handleRequest(r).then(() => r); };
+      const answers = [await get(alice), await get(bob), await get(alice)];
+      expect(answers.map((r) => /<h1 id="greeting">([^<]*)</.exec(r.written)?.[1])).to.deep.equal(['Hello, alice!', 'Hello, bob!', 'Hello, alice!']);
+      expect(answers.map((r) => r.sentHeaders?.['x-cache'])).to.deep.equal(['MISS', 'MISS', 'HIT']);
+    });
+
+    it('refuses (403) a logged-in user\'s form POST without the form token, and one sent from another site', async () => {
+      const alice = await login('alice');
+      const post = (headers: Record<string, string>, body: string) => {
+        const r = new FakeRequest({ uri: '/form', method: 'POST', headers: { host: 'localhost', 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+        return demo.site.handleRequest(r).then(() => r);
+      };
+      expect((await post({ cookie: alice }, 'message=forged')).code).to.equal(403);
+      expect((await post({ origin: 'http://evil.example' }, 'message=forged')).code).to.equal(403);
+      const form = new FakeRequest({ uri: '/form', headers: { host: 'localhost', cookie: alice } });
+      await demo.site.handleRequest(form);
+      const token = /name="__csrf__" value="([^"]+)"/.exec(form.written)?.[1];
+      expect(token).to.be.a('string');
+      expect((await post({ cookie: alice }, `message=hi&__csrf__=${token}`)).code).to.equal(303);
     });
   });
 

@@ -727,3 +727,35 @@ describe('templates/', () => {
     expect(out).to.contain('as of today.');
   });
 });
+
+describe('XML template errors explain XHTML rules', () => {
+  const message = (text: string): string => {
+    try {
+      parseXml(text, { filename: 'shop.html' });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('parsed');
+  };
+
+  it('names a bare & at its own position, not the element it swallowed', () => {
+    expect(message('<html>\n  <h1>Fish & chips</h1>\n</html>')).to.equal(
+      'shop.html:2:12: a bare & (XHTML templates are XML: write &amp; for an ampersand, in text and in URLs such as ?a=1&amp;b=2)');
+    expect(message('<p><a href="?a=1&b=2">x</a></p>')).to.match(/^shop\.html:1:17: a bare &/);
+  });
+
+  it('explains that void elements close themselves', () => {
+    expect(message('<p>a<br>b</p>')).to.equal('shop.html:1:10: </p> does not close <br> (line 1, column 5) (XHTML templates are XML, which has no void elements: write <br/>)');
+    expect(message('<div><img src="x">')).to.include('<img> is never closed').and.include('write <img/>');
+  });
+
+  it('explains that every attribute needs a quoted value', () => {
+    expect(message('<form><input disabled></input></form>')).to.match(/^shop\.html:1:22: attribute without value \(XHTML templates are XML: every attribute has a quoted value, so write disabled="disabled"/);
+    expect(message('<a href=x>y</a>')).to.include('unquoted attribute value').and.include('href="x"');
+  });
+
+  it('explains how to declare a namespace prefix', () => {
+    expect(message('<p n:render="x">a</p>')).to.equal(
+      'shop.html:1:16: unbound namespace prefix: "n" (XHTML templates use XML namespaces: declare it, e.g. xmlns:n="http://nevow.com/ns/nevow/0.1" on the root element for Nevow directives; only nevow: needs no declaration)');
+  });
+});

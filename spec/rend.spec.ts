@@ -11,12 +11,19 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import {
-  T, Tag, slot, directive, flatten, precompile,
+  T, Tag, slot, directive, flatten, precompile, html,
   Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound,
   NevowSite, FakeRequest, FlattenerError, MissingRenderMethod, DataNotFound,
   IRequest, WovenContext,
   type DocFactory, type Renderable, type Resource, type ChildResult,
 } from '../lib/index.js';
+import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { deferred } from './helpers.js';
 
 /** A docFactory over a stan tree (what `loaders.stan(tree)` gives), counting its loads. */
@@ -804,5 +811,117 @@ describe('Page', () => {
       expect(req.aborted).to.equal(true);
       expect(log.calledOnce).to.equal(true);
     });
+  });
+});
+
+describe('no silent nothing', () => {
+  /** The FlattenerError a fragment's render rejects with. */
+  async function renderError(f: Fragment): Promise<FlattenerError> {
+    const err = await flatten(f).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(FlattenerError);
+    return err as FlattenerError;
+  }
+  const lineOf = (offset: number) => Number(new Error().stack!.split('\n')[2]!.match(/:(\d+):\d+\)?$/)![1]) + offset;
+  const at = (line: number) => `spec/rend.spec.ts:${line}:`;
+
+  class Shop extends Fragment {
+    constructor(tree: Renderable, readonly value?: unknown) {
+      super(undefined, { load: () => precompile(tree) });
+    }
+    data_value(): unknown {
+      return this.value;
+    }
+    render_title(ctx: WovenContext): Renderable {
+      ctx.tag!.add('forgot to return');
+      return undefined;
+    }
+  }
+
+  it('warns (outside production) when a named renderer returns undefined, naming it, the class and the position', async () => {
+    const line = lineOf(1);
+    const shop = new Shop(html`<div><h1 render="title">x</h1></div>`);
+    const warning = once(process, 'warning');
+    expect(await flatten(shop)).to.equal('<div></div>');
+    const [w] = (await warning) as [Error & { code?: string }];
+    expect(w.name).to.equal('NevowWarning');
+    expect(w.code).to.equal('NEVOW_RENDERER_UNDEFINED');
+    expect(w.message).to.equal(`render_title of Shop returned undefined at ${at(line)}37 in <h1>, so the element renders as nothing; return ctx.tag (or null for nothing on purpose)`);
+  });
+
+  it('rejects sequence over a number, or over no data, naming the renderer, class and position', async () => {
+    const line = lineOf(1);
+    const doc = () => html`<ul render="sequence" data="value"><li pattern="item" render="string"/></ul>`;
+    const n = await renderError(new Shop(doc(), 42));
+    expect(n.cause).to.be.instanceOf(TypeError);
+    expect((n.cause as Error).message).to.equal(`render="sequence" of Shop at ${at(line)}28 in <ul>: the data is number 42, not a list or other iterable`);
+    const none = await renderError(new Shop(doc(), undefined));
+    expect((none.cause as Error).message).to.include('the data is undefined, not a list or other iterable (no data in scope: give the tag a data directive)');
+    const text = await renderError(new Shop(doc(), 'abc'));
+    expect((text.cause as Error).message).to.include('the data is string "abc", not a list');
+  });
+
+  it('rejects mapping over data without keys', async () => {
+    for (const [value, shown] of [[[1, 2], 'a Array'], ['x', 'string "x"'], [null, 'null']] as const) {
+      const err = await renderError(new Shop(html`<p render="mapping" data="value"><slot name="a"/></p>`, value));
+      expect((err.cause as Error).message).to.match(new RegExp(`^render="mapping" of Shop at spec/rend\\.spec\\.ts:\\d+:\\d+ in <p>: the data is ${shown.replace(/"/g, '"')}, not an object or Map`));
+    }
+    expect(await flatten(new Shop(html`<p render="mapping" data="value"><slot name="a"/></p>`, new Map([['a', 'ok']])))).to.equal('<p>ok</p>');
+  });
+
+  it('rejects string over an object that would show as [object Object]', async () => {
+    const err = await renderError(new Shop(html`<b render="string" data="value"/>`, { price: 3 }));
+    expect((err.cause as Error).message).to.match(/^render="string" of Shop at spec\/rend\.spec\.ts:\d+:\d+ in <b>: the data is a Object, not text, a number or an object with its own toString\(\)$/);
+    expect(await flatten(new Shop(html`<b render="string" data="value"/>`, new URLSearchParams('a=1')))).to.equal('<b>a=1</b>');
+  });
+
+  it('names the nearest renderers when a name is misspelt at render time', async () => {
+    const err = await renderError(new Shop(html`<h1 render="titel"/>`));
+    expect((err.cause as Error).message).to.equal(`no renderer 'titel' (render_titel) on Shop (did you mean 'title'?)`);
+  });
+
+  it('refuses putChild with a / in the name, which no request could reach', () => {
+    expect(() => new Page().putChild('/about', new Page())).to.throw(TypeError, `Page.putChild("/about"): a child name is one path segment and cannot contain '/'; use putChild("about", …) and give that child its own children`);
+    expect(() => new Page().putChild('a/b', new Page())).to.throw(TypeError, `use putChild("a", …)`);
+  });
+});
+
+describe('no silent nothing, in production', () => {
+  /** Renders a page whose renderer returns undefined in a child process with NODE_ENV set; answers the warnings it got. */
+  async function warningsWith(nodeEnv: string): Promise<string[]> {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'nevow-prod-'));
+    const script = path.join(dir, 'render.mts');
+    const lib = pathToFileURL(path.resolve('lib/index.ts')).href;
+    await fsp.writeFile(script, `
+      import { Fragment, flatten, loaders, T, directive } from ${JSON.stringify(lib)};
+      const seen = [];
+      process.on('warning', (w) => seen.push(w.code));
+      class Quiet extends Fragment {
+        docFactory = loaders.stan(T.p({ render: directive('nothing') }));
+        render_nothing() {}
+      }
+      const html = await flatten(new Quiet());
+      await new Promise((r) => setImmediate(r));
+      console.log(JSON.stringify({ html, seen }));
+    `);
+    try {
+      const tsx = path.resolve('node_modules/.bin/tsx');
+      const { stdout } = await promisify(execFile)(tsx, [script], { env: { ...process.env, NODE_ENV: nodeEnv } });
+      const { html, seen } = JSON.parse(stdout) as { html: string; seen: string[] };
+      expect(html).to.equal('');
+      return seen;
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  // Each starts a tsx process, slow on a loaded machine.
+  it('warns about a renderer returning undefined in development', async function () {
+    this.timeout(60_000);
+    expect(await warningsWith('development')).to.deep.equal(['NEVOW_RENDERER_UNDEFINED']);
+  });
+
+  it('does not warn (nor watch renderers) in production', async function () {
+    this.timeout(60_000);
+    expect(await warningsWith('production')).to.deep.equal([]);
   });
 });

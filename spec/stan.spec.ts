@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import {
   Tag, T, slot, directive, xml, comment, cdata, entities, html,
   Slot, Directive, Xml, Comment, CData, Entity,
-  NodeNotFound, TooManyNodes, flattenSync, precompile,
+  NodeNotFound, TooManyNodes, flattenSync, precompile, TemplateError,
   type Renderable,
 } from '../lib/index.js';
 import { snapshot } from './helpers.js';
@@ -416,9 +416,19 @@ describe('html', () => {
     ['several roots as a list', () => html`<b>1</b><i>2</i>`, () => [T.b('1'), T.i('2')]],
   ];
 
+  /** The tree without the source positions html stamps on tags and slots (T knows none). */
+  const unstamped = (n: unknown): unknown => {
+    if (n instanceof Tag || n instanceof Slot) {
+      n.filename = n.lineNumber = n.columnNumber = undefined;
+      if (n instanceof Tag) n.children.forEach(unstamped);
+      else unstamped(n.default_);
+    } else if (Array.isArray(n)) n.forEach(unstamped);
+    return n;
+  };
+
   for (const [what, fromHtml, fromT] of cases) {
-    it(`builds the same tree as T: ${what}`, () => {
-      const a = fromHtml();
+    it(`builds the same tree as T (apart from source positions): ${what}`, () => {
+      const a = unstamped(fromHtml());
       const b = fromT();
       expect(snapshot(a)).to.deep.equal(snapshot(b));
       expect(a).to.deep.equal(b);
@@ -447,3 +457,76 @@ describe('html', () => {
     expect(() => html`<slot/>`).to.throw(TypeError, /name/);
   });
 });
+
+describe('html (strict)', () => {
+  /** The TemplateError a template function throws. */
+  const failure = (build: () => unknown): TemplateError => {
+    try {
+      build();
+    } catch (e) {
+      expect(e).to.be.instanceOf(TemplateError);
+      return e as TemplateError;
+    }
+    throw new Error('the template was accepted');
+  };
+  // The line each template below is written on; the message names it (and the column of its text).
+  const line = (offset: number) => new Error().stack!.split('\n')[2]!.match(/:(\d+):\d+\)?$/)![1]! as unknown as number - 0 + offset;
+
+  it('rejects a close tag that does not match, naming both tags and the position in this file', () => {
+    const here = line(1);
+    const e = failure(() => html`<ul><li>x</ul>`);
+    expect(e.message).to.match(/^spec\/stan\.spec\.ts:\d+:\d+: in this html template: <\/ul> does not close <li> \(opened at line \d+, column \d+\)$/);
+    expect(e.filename).to.equal('spec/stan.spec.ts');
+    expect(e.lineNumber).to.equal(here);
+  });
+
+  it('rejects an element never closed, with a hint for void elements', () => {
+    const here = line(1);
+    const e = failure(() => html`<p>a<br>b</p>`);
+    expect(e.message).to.include('</p> does not close <br>').and.include('write <br/>');
+    expect(e.lineNumber).to.equal(here);
+    const lines = failure(() => html`<div>
+      <p>open
+    `);
+    expect(lines.message).to.include('<p> is never closed');
+    expect(failure(() => html`<div><p>x</p>`).message).to.include('<div> is never closed');
+  });
+
+  it('counts lines inside the template for problems below its first line', () => {
+    const here = line(1);
+    const e = failure(() => html`<div>
+      <b>x</i>
+    </div>`);
+    expect(e.lineNumber).to.equal(here + 1);
+    expect(e.columnNumber).to.equal(11);
+  });
+
+  it('rejects an attribute a letter or two from a special, suggesting it', () => {
+    for (const [attr, special] of [['rendr', 'render'], ['dta', 'data'], ['patern', 'pattern'], ['macr', 'macro'], ['Render', 'render']]) {
+      const strings = Object.assign([`<p ${attr}="x">a</p>`], { raw: [`<p ${attr}="x">a</p>`] }) as unknown as TemplateStringsArray;
+      const e = failure(() => html(strings));
+      expect(e.message).to.include(`attribute ${attr} on <p> is not a special (did you mean '${special}'?)`);
+    }
+  });
+
+  it('accepts real attributes near a special (data-*, aria-*) and the specials themselves', () => {
+    const t = html`<p data-x="1" aria-label="l" name="n" class="c" render="string" data="d">a</p>` as Tag;
+    expect(t.attributes).to.deep.equal({ 'data-x': '1', 'aria-label': 'l', name: 'n', class: 'c' });
+  });
+
+  it('stamps each tag with the line of the template it comes from', () => {
+    const here = line(1);
+    const t = html`<div>
+      <p render="x">a</p><span/>
+    </div>` as Tag;
+    const [p, span] = t.children.filter((c): c is Tag => c instanceof Tag);
+    expect([t.filename, t.lineNumber]).to.deep.equal(['spec/stan.spec.ts', here]);
+    expect([p!.lineNumber, p!.columnNumber, span!.lineNumber, span!.columnNumber]).to.deep.equal([here + 1, 7, here + 1, 26]);
+  });
+
+  it('scans each template once, and still fails every time it is used', () => {
+    const bad = () => html`<ul><li></ul>`;
+    expect(failure(bad)).to.equal(failure(bad));
+  });
+});
+
