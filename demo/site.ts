@@ -26,7 +26,7 @@
  * ItemsPage.child_latest) and `childFactory` (ItemsPage, for /items/42).
  */
 import {
-  File, ICanHandleNotFound, MemoryCacheStore, MemorySessionStore, NameVirtualHost, NevowSite, SessionWrapper,
+  File, ICanHandleNotFound, MemoryCacheStore, MemorySessionStore, NameVirtualHost, NevowSite, SessionWrapper, metricsResource,
   type CacheStore, type Page, type SessionStore, type SiteOptions,
 } from '../lib/index.js';
 import { AsyncPage } from './async.js';
@@ -36,6 +36,7 @@ import { FormPage } from './form.js';
 import { HomePage } from './home.js';
 import { HostPage } from './hosts.js';
 import { ItemsPage } from './items.js';
+import { MetricsDemoPage } from './metrics.js';
 import { NotFoundPage } from './notfound.js';
 import { HelloPage, LoginPage, demoChecker } from './login.js';
 import { StreamPage } from './stream.js';
@@ -78,7 +79,8 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   const staticFiles = new File(staticDir);
 
   const home = new HomePage();
-  const cached: Page[] = [new CachedPage(), new ForeverPage(), new HelloPage()];
+  const metricsDemo = new MetricsDemoPage();
+  const cached: Page[] = [new CachedPage(), new ForeverPage(), new HelloPage(), metricsDemo.target];
   for (const page of cached) {
     page.cacheStore = cacheStore;
     if (options.cache === false) page.cacheTimeout = null;
@@ -93,6 +95,8 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   home.putChild('login', new LoginPage());
   home.putChild('hello', cached[2]!);
   home.putChild('static', staticFiles);
+  home.putChild('metrics', metricsResource());
+  home.putChild('metrics-demo', metricsDemo);
 
   // No default resource given: unknown hosts get the VirtualHostList.
   const root = new NameVirtualHost();

@@ -264,7 +264,16 @@ export abstract class BaseRequest {
   getHeader(name: string): string | undefined {
     const k = name.toLowerCase();
     recordRead(this, k);
-    const v = this.#headers[k];
+    return this.untrackedHeader(k);
+  }
+
+  /**
+   * A request header (`name` in lower case), not recorded as read: for the
+   * framework's own protocol work (conditional requests, the cache), whose
+   * reads never change what a page renders.
+   */
+  untrackedHeader(name: string): string | undefined {
+    const v = this.#headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
   }
 

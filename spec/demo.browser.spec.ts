@@ -101,6 +101,36 @@ describe('demo site in Chromium', function () {
     }
   });
 
+  it('plots the cache metrics live, and a stampede of 40 requests shows as one render', async () => {
+    await page.goto(base + '/metrics-demo');
+    // The first poll of /metrics has filled the counters in.
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById('renders')?.textContent ?? ''));
+    const read = async (id: string) => Number(await page.locator('#' + id).textContent());
+    const renders = await read('renders');
+    const served = async () => (await read('waits')) + (await read('hits'));
+    const before = await served();
+    await page.click('#stampede');
+    await page.waitForFunction(() => /MISS/.test(document.getElementById('stampede-result')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    // Chromium opens at most 6 connections to a host: 5 requests wait for
+    // the render, and those queued behind them find it stored.
+    const result = Object.fromEntries((await page.locator('#stampede-result').textContent())!.split(', ').map((p) => [p.split(' ')[0], Number(p.split(' ')[1])]));
+    expect(result.MISS).to.equal(1);
+    expect(result.WAIT).to.be.above(0);
+    expect((result.WAIT ?? 0) + (result.HIT ?? 0)).to.equal(39);
+    await page.waitForFunction((r) => Number(document.getElementById('renders')!.textContent) === r + 1, renders);
+    expect(await read('renders')).to.equal(renders + 1);
+    expect(await served()).to.equal(before + 39);
+    expect(await page.locator('#ratio').textContent()).to.match(/^\d+ %$/);
+    // The plot has been drawn on: some pixel of the canvas is not transparent.
+    const painted = await page.evaluate(() => {
+      const c = document.getElementById('plot') as HTMLCanvasElement;
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
+      return false;
+    });
+    expect(painted).to.equal(true);
+  });
+
   it('shows the first streamed items before the last one has arrived', async () => {
     await page.goto(base + '/stream', { waitUntil: 'commit' });
     await page.waitForSelector('#item-1', { state: 'attached', timeout: 5000 });
