@@ -28,7 +28,7 @@ import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } f
 import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
 import { suggestions } from './suggest.js';
 import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
-import { parseDirective } from './accessors.js';
+import { CONTAINER, GETTABLE, dataFactoryChild, parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
@@ -115,6 +115,19 @@ export class Fragment {
     const m = findMethod(this, 'render_', name);
     if (m === undefined) throw missingRenderer(this, spec, name);
     return watchResult(args.length > 0 ? m.apply(this, args) : (m as RenderFunction), name);
+  }
+
+  /**
+   * As data, a Fragment stands for its `original` (Nevow's IGettable): its
+   * renderers and data methods receive the original, never the Fragment.
+   */
+  [GETTABLE](): unknown {
+    return this.original;
+  }
+
+  /** A data directive while this Fragment is the data in scope: `data_<name>`, else a key of `original` (DataFactory.child). */
+  [CONTAINER](ctx: WovenContext, name: string): unknown {
+    return dataFactoryChild(this, ctx, name);
   }
 
   /** Remembers this fragment as renderer, renderer factory, macro factory and data. */

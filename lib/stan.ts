@@ -60,7 +60,7 @@ export class TooManyNodes extends Error {
 }
 
 /** The special attributes of a tag: instructions, not markup. */
-export const SPECIALS = ['render', 'data', 'pattern', 'key', 'macro'] as const;
+export const SPECIALS = ['render', 'data', 'pattern', 'key', 'macro', 'remember'] as const;
 export type Special = (typeof SPECIALS)[number];
 const SPECIAL_SET: ReadonlySet<string> = new Set(SPECIALS);
 
@@ -80,6 +80,11 @@ export class Tag {
   pattern: string | undefined = undefined;
   key: string | undefined = undefined;
   macro: unknown = undefined;
+  /**
+   * Objects the tag's context remembers (Nevow's `remember` special):
+   * `[obj, IFoo]`, or a list of such pairs; seen by `ctx.locate(IFoo)` below.
+   */
+  remember: unknown = undefined;
   /** Slot fillings made with `fillSlots`, found by slots inside this tag. */
   slotData: Map<string, unknown> | null = null;
   /**
@@ -112,8 +117,11 @@ export class Tag {
    * data must never choose which code runs.
    */
   set(attrs: Record<string, unknown>): this {
-    for (const k of Object.keys(attrs)) {
-      const v = attrs[k];
+    for (const key of Object.keys(attrs)) {
+      const v = attrs[key];
+      // Nevow's `class_` / `_class`: a name that is a reserved word in the
+      // host language, written with an underscore, is the attribute without it.
+      const k = key.length < 2 ? key : key.charCodeAt(key.length - 1) === 95 ? key.slice(0, -1) : key.charCodeAt(0) === 95 ? key.slice(1) : key;
       if (SPECIAL_SET.has(k)) {
         if ((k === 'render' || k === 'macro') && v !== undefined) {
           const problem = specialProblem(k, v);
@@ -251,6 +259,7 @@ function copyTag(t: Tag, pending: Place[] | null): Tag {
   c.pattern = t.pattern;
   c.key = t.key;
   c.macro = t.macro;
+  c.remember = t.remember;
   if (t.slotData !== null) {
     c.slotData = new Map(t.slotData);
     // As Nevow: a deep clone copies tags (and lists) used as slot fillings too.
@@ -476,6 +485,7 @@ function build(this: unknown, type: unknown, props: Record<string, unknown> | nu
       const v = props[k];
       if (DIRECTIVE_SPECIALS.has(k)) (t as any)[k] = typeof v === 'string' ? new Directive(v) : v;
       else if (k === 'pattern' || k === 'key') (t as any)[k] = String(v);
+      else if (k === 'remember') t.remember = v;
       else t.attributes[k] = v;
     }
   }
