@@ -3,7 +3,9 @@
  *   (a) raw node:http answering a prebuilt Buffer of the standard page,
  *   (b) a nevow-ts Page with `cacheTimeout = 0` (every request a hit),
  *   (c) the same Page uncached (every request a render),
- * for the 10-row and the 1000-row page. Each server runs in a forked child
+ * for the 10-row and the 1000-row page, and (d) the cached Page again with
+ * `Accept-Encoding: br` (the brotli form made once at store time: bytes on
+ * the wire and hits/s against (b), identity). Each server runs in a forked child
  * process (bench/child.ts), so autocannon has its own event loop; the three
  * are loaded one at a time, in interleaved rounds.
  * Targets: hits ≥ 0.9× raw req/s, hit p99 ≤ 1.2× raw p99.
@@ -17,8 +19,8 @@ import { assertEquivalent } from './equivalence.js';
 import { concatPage, makeRows } from './page.js';
 import { ask, fmt, getPage, forkChild, isMain, median, stopChild, table, type BenchReport, type RunOptions } from './util.js';
 
-/** The servers compared (bench/child.ts). */
-type ServerKind = 'raw' | 'cached' | 'uncached';
+/** The servers compared (bench/child.ts); `cached-br` is the cached server asked for brotli. */
+type ServerKind = 'raw' | 'cached' | 'uncached' | 'cached-br';
 
 export interface CacheRow {
   kind: ServerKind;
@@ -35,6 +37,8 @@ export interface CacheRow {
   /** cpuMicros / that of raw. */
   cpuRatio: number;
   errors: number;
+  /** Bytes received per response (headers and body). */
+  bytesPerResponse: number;
 }
 
 export interface CacheReport extends BenchReport {
@@ -47,6 +51,7 @@ const LABEL: Record<ServerKind, string> = {
   raw: '(a) raw node:http, prebuilt Buffer',
   cached: '(b) Page, cacheTimeout = 0 (hits)',
   uncached: '(c) Page, uncached (renders)',
+  'cached-br': '(d) = (b), Accept-Encoding: br',
 };
 
 const get = getPage;
@@ -55,6 +60,7 @@ interface Server {
   kind: ServerKind;
   child: ChildProcess;
   url: string;
+  headers?: Record<string, string>;
 }
 
 /** One load of one server: autocannon's result and the server's CPU time per request (µs). */
@@ -86,7 +92,7 @@ async function start(kind: ServerKind, rowCount: number): Promise<Server> {
 
 async function load(server: Server, seconds: number, connections: number): Promise<Measured> {
   const cpu0 = await cpuOf(server.child);
-  const result = await autocannon({ url: server.url, connections, duration: seconds });
+  const result = await autocannon({ url: server.url, connections, duration: seconds, headers: server.headers });
   const cpu1 = await cpuOf(server.child);
   return { result, cpuMicros: (cpu1 - cpu0) / Math.max(1, result.requests.total) };
 }
@@ -98,14 +104,17 @@ export async function run(opts: RunOptions = {}): Promise<CacheReport> {
   const rounds = opts.tiny ? 1 : Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
   const sizes = opts.tiny ? [10] : [10, 1000];
   const kinds = ['raw', 'cached', 'uncached'] as const;
+  const reported = [...kinds, 'cached-br'] as const;
   const results: CacheRow[] = [];
   for (const n of sizes) {
     // The three servers are started together but loaded one at a time, in
     // rounds, so that each sees the same share of whatever else the machine does.
     const servers: Server[] = [];
-    const runs = new Map<ServerKind, Measured[]>(kinds.map((k) => [k, []]));
+    const runs = new Map<ServerKind, Measured[]>(reported.map((k) => [k, []]));
     try {
       for (const kind of kinds) servers.push(await start(kind, n));
+      // (d): the cached server again, asking for brotli.
+      servers.push({ ...servers[1]!, kind: 'cached-br', headers: { 'accept-encoding': 'br' } });
       if (seconds >= 2) for (const s of servers) await autocannon({ url: s.url, connections, duration: Math.min(2, seconds / 5) }); // warm-up
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < servers.length; k++) {
@@ -115,7 +124,7 @@ export async function run(opts: RunOptions = {}): Promise<CacheReport> {
         }
       }
     } finally {
-      for (const s of servers) await stopChild(s.child);
+      for (const s of servers.slice(0, kinds.length)) await stopChild(s.child);
     }
     const summary = (kind: ServerKind) => {
       const ms = runs.get(kind)!;
@@ -126,10 +135,11 @@ export async function run(opts: RunOptions = {}): Promise<CacheReport> {
         p99Ms: median(ms.map((m) => m.result.latency.p99)),
         cpuMicros: ms.reduce((a, m) => a + m.cpuMicros * m.result.requests.total, 0) / Math.max(1, requests),
         errors: ms.reduce((a, m) => a + m.result.errors + m.result.timeouts + m.result.non2xx, 0),
+        bytesPerResponse: ms.reduce((a, m) => a + m.result.throughput.total, 0) / Math.max(1, requests),
       };
     };
     const raw = summary('raw');
-    for (const kind of kinds) {
+    for (const kind of reported) {
       const r = summary(kind);
       results.push({
         kind,
@@ -151,9 +161,15 @@ export async function run(opts: RunOptions = {}): Promise<CacheReport> {
       'unlike req/s it does not depend on what else the machine is doing.',
     '',
     table(
-      ['server', 'rows', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'p99 ÷ (a)', 'server CPU µs/req', 'CPU ÷ (a)', 'errors'],
-      results.map((r) => [LABEL[r.kind], String(r.rows), r.requestsPerSecond, fmt(r.p50Ms, 1), fmt(r.p99Ms, 1), fmt(r.ratio, 3), fmt(r.p99Ratio, 2), fmt(r.cpuMicros, 1), fmt(r.cpuRatio, 2), String(r.errors)]),
+      ['server', 'rows', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'p99 ÷ (a)', 'server CPU µs/req', 'CPU ÷ (a)', 'bytes/response', 'errors'],
+      results.map((r) => [LABEL[r.kind], String(r.rows), r.requestsPerSecond, fmt(r.p50Ms, 1), fmt(r.p99Ms, 1), fmt(r.ratio, 3), fmt(r.p99Ratio, 2), fmt(r.cpuMicros, 1), fmt(r.cpuRatio, 2), String(Math.round(r.bytesPerResponse)), String(r.errors)]),
     ),
+    '',
+    'Compressed once (d vs b): ' + sizes.map((n) => {
+      const b = results.find((r) => r.rows === n && r.kind === 'cached')!;
+      const d = results.find((r) => r.rows === n && r.kind === 'cached-br')!;
+      return `${n} rows: br sends ${fmt(d.bytesPerResponse / b.bytesPerResponse, 3)}× the bytes of identity at ${fmt(d.requestsPerSecond / b.requestsPerSecond, 3)}× its hits/s`;
+    }).join('; ') + ' (pages under 1 KB are sent as they are).',
     '',
     `Targets (hits ≥ 0.9× raw req/s, hit p99 ≤ 1.2× raw p99): ` +
       hits.map((r) => `${r.rows} rows ${r.ratio >= 0.9 && r.p99Ratio <= 1.2 ? 'met' : 'NOT met'} (${fmt(r.ratio, 3)}×, p99 ${fmt(r.p99Ratio, 2)}×)`).join('; ') + '.',

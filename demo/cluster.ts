@@ -8,7 +8,10 @@
  * With REDIS_URL set, the cached pages (/cached, /forever) are rendered once
  * per URL by the whole cluster, and by every other cluster on other machines
  * that names the same Redis and CACHE_PREFIX (default `nevow-demo:`). Without
- * it each worker keeps its own in-memory cache, and says so.
+ * it each worker keeps its own in-memory cache, and says so. Sessions (the
+ * demo's login) are kept in the same Redis under `<CACHE_PREFIX>session:`,
+ * so a login made through one worker holds in all; without REDIS_URL each
+ * worker has its own, and a login lasts only while the same worker answers.
  *
  * The primary only forks, replaces a worker that dies (at most once a
  * second), and passes SIGINT/SIGTERM on; each worker runs the site.
@@ -16,7 +19,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { NevowSite, type CacheStore } from '../lib/index.js';
-import { RedisCacheStore } from '../lib/redis.js';
+import { RedisCacheStore, RedisSessionStore } from '../lib/redis.js';
 import { createDemoSite } from './site.js';
 
 const env = process.env;
@@ -42,7 +45,7 @@ export function runPrimary(workers: number): void {
       cluster.disconnect(() => process.exit(0));
     });
   }
-  console.log(`nevow-ts cluster: ${workers} workers, render cache ${env.REDIS_URL ? `in Redis at ${env.REDIS_URL}` : 'in memory per worker (set REDIS_URL to share it)'}`);
+  console.log(`nevow-ts cluster: ${workers} workers, render cache and sessions ${env.REDIS_URL ? `in Redis at ${env.REDIS_URL}` : 'in memory per worker (set REDIS_URL to share them: without it a login holds only on the worker that made it)'}`);
 }
 
 /** One worker: the demo site on the shared port, its cached pages on Redis when REDIS_URL is set. */
@@ -51,9 +54,11 @@ export async function runWorker(): Promise<void> {
   const host = env.HOST ?? '127.0.0.1';
   const redis = env.REDIS_URL ? new RedisCacheStore({ url: env.REDIS_URL, prefix: env.CACHE_PREFIX ?? 'nevow-demo:' }) : undefined;
   const cacheStore: CacheStore | undefined = redis;
+  const sessionStore = env.REDIS_URL ? new RedisSessionStore({ url: env.REDIS_URL, prefix: `${env.CACHE_PREFIX ?? 'nevow-demo:'}session:` }) : undefined;
   const tag = `worker ${cluster.worker?.id ?? 0} pid ${process.pid}`;
   const { site } = createDemoSite({
     cacheStore,
+    sessionStore,
     accessLog: (line) => console.log(`${new Date().toISOString()} [${tag}] ${line}`),
   });
   // Serve at once even if Redis is not up yet: pages render locally until it is.
@@ -61,7 +66,7 @@ export async function runWorker(): Promise<void> {
   const server = await site.listen(port, host);
   if (cluster.worker?.id === 1) console.log(`nevow-ts demo (cluster): http://${host.includes(':') ? `[${host}]` : host}:${NevowSite.port(server)}/`);
   const stop = () => {
-    Promise.all([site.close(), redis?.close()]).finally(() => process.exit(0));
+    Promise.all([site.close(), redis?.close(), sessionStore?.close()]).finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', () => {}); // the primary decides (it sends SIGTERM)

@@ -4,13 +4,15 @@
  * `/form/result?message=…`, a plain GET page that shows it. Reloading the
  * result page does not post again.
  */
-import { IRequest, Page, URL, type BaseRequest, type WovenContext } from '../lib/index.js';
+import { IRequest, Page, URL, csrfInput, type BaseRequest, type WovenContext } from '../lib/index.js';
 import { template } from './common.js';
 
 export class FormPage extends Page {
   override docFactory = template('demo-form.html');
   /** `/form/result`: a `child_*` field holding a resource. */
   child_result = new ResultPage();
+  /** The session's form token as a hidden field: a forged cross-site POST gets 403 from the SessionWrapper. */
+  render_csrf = csrfInput;
 
   override renderHTTP(ctx: WovenContext): unknown {
     const request = ctx.locate(IRequest) as BaseRequest;

@@ -22,6 +22,8 @@ export const DEMOS: readonly DemoLink[] = [
   { href: '/cached', title: 'Cached for 10 s', idea: 'cacheTimeout = 10: one render serves every request for ten seconds (X-Cache: HIT).' },
   { href: '/forever', title: 'Cached forever', idea: 'cacheTimeout = 0: rendered once for the life of the process.' },
   { href: '/items/', title: 'Child pages', idea: 'childFactory makes /items/42; child_latest is a child_* method.' },
+  { href: '/login', title: 'Sessions and login', idea: 'A SessionWrapper (Nevow\'s guard): log in with any name and the password nevow.' },
+  { href: '/hello', title: 'Cached per session', idea: 'Greets the logged-in user; cacheVary = [\'session\'] stores one render per session.' },
   { href: '/form', title: 'Form POST', idea: 'A POST answered with 303 See Other to a page showing what was posted.' },
   { href: '/static/demo.css', title: 'Static file', idea: 'The stylesheet of these pages, served by File(demo/static).' },
   { href: '/no/such/page', title: 'Not found', idea: 'An unknown path: the 404 page.' },

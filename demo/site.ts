@@ -17,13 +17,17 @@
  *     curl -H 'Host: b.localhost' http://127.0.0.1:8080/
  *     curl -H 'Host: other.localhost' http://127.0.0.1:8080/   # the host list
  *
+ * The demo pages sit behind a SessionWrapper (Nevow's guard): `/login`
+ * logs in with any name and the password `nevow` (demo/login.ts), and every
+ * POST below it is checked against cross-site forgery.
+ *
  * The demo pages are mounted on the home page three ways, as Nevow allows:
  * `putChild` here, a `child_*` field or method (FormPage.child_result,
  * ItemsPage.child_latest) and `childFactory` (ItemsPage, for /items/42).
  */
 import {
-  File, ICanHandleNotFound, MemoryCacheStore, NameVirtualHost, NevowSite,
-  type CacheStore, type Page, type SiteOptions,
+  File, ICanHandleNotFound, MemoryCacheStore, MemorySessionStore, NameVirtualHost, NevowSite, SessionWrapper, metricsResource,
+  type CacheStore, type Page, type SessionStore, type SiteOptions,
 } from '../lib/index.js';
 import { AsyncPage } from './async.js';
 import { CachedPage, ForeverPage } from './cached.js';
@@ -32,7 +36,9 @@ import { FormPage } from './form.js';
 import { HomePage } from './home.js';
 import { HostPage } from './hosts.js';
 import { ItemsPage } from './items.js';
+import { MetricsDemoPage } from './metrics.js';
 import { NotFoundPage } from './notfound.js';
+import { HelloPage, LoginPage, demoChecker } from './login.js';
 import { StreamPage } from './stream.js';
 import { TablePage } from './table.js';
 
@@ -43,6 +49,8 @@ export interface DemoOptions extends Pick<SiteOptions, 'accessLog' | 'log' | 'de
    * share renders.
    */
   cacheStore?: CacheStore;
+  /** Where sessions live (default: a MemorySessionStore of this site). */
+  sessionStore?: SessionStore;
   /** ms between two items of the streamed page (default 300). */
   streamInterval?: number;
   /** Items on the streamed page (default 5). */
@@ -71,7 +79,8 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   const staticFiles = new File(staticDir);
 
   const home = new HomePage();
-  const cached: Page[] = [new CachedPage(), new ForeverPage()];
+  const metricsDemo = new MetricsDemoPage();
+  const cached: Page[] = [new CachedPage(), new ForeverPage(), new HelloPage(), metricsDemo.target];
   for (const page of cached) {
     page.cacheStore = cacheStore;
     if (options.cache === false) page.cacheTimeout = null;
@@ -83,14 +92,19 @@ export function createDemoSite(options: DemoOptions = {}): DemoSite {
   home.putChild('forever', cached[1]!);
   home.putChild('items', new ItemsPage());
   home.putChild('form', new FormPage());
+  home.putChild('login', new LoginPage());
+  home.putChild('hello', cached[2]!);
   home.putChild('static', staticFiles);
+  home.putChild('metrics', metricsResource());
+  home.putChild('metrics-demo', metricsDemo);
 
   // No default resource given: unknown hosts get the VirtualHostList.
   const root = new NameVirtualHost();
   // Exact names only: otherwise any.localhost would fall back to localhost,
   // and no name a browser resolves locally would show the host list.
   root.supportNested = false;
-  for (const name of LOCAL_HOSTS) root.addHost(name, home);
+  const sessions = new SessionWrapper(home, { store: options.sessionStore ?? new MemorySessionStore(), checker: demoChecker });
+  for (const name of LOCAL_HOSTS) root.addHost(name, sessions);
   root.addHost('a.localhost', new HostPage({ name: 'a.localhost', colour: '#c0392b' }, staticFiles));
   root.addHost('b.localhost', new HostPage({ name: 'b.localhost', colour: '#2471a3' }, staticFiles));
 

@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ICurrentSegments, IRemainingSegments, PageContext, RequestContext, SiteContext, type Interface, type WovenContext } from './context.js';
-import { BadRequest, BaseRequest, ClientGone } from './request.js';
+import { BadRequest, BaseRequest, ClientGone, untracked } from './request.js';
 import { FourOhFour, ICanHandleException, cacheStatus, isResource, type ChildResult, type ExceptionHandler, type Resource } from './rend.js';
 import { asResource } from './resource.js';
 import { URL, URLOverlay } from './url.js';
@@ -312,7 +312,7 @@ export class NevowSite {
     try {
       // Query arguments are parsed lazily; parse them now so that a malformed
       // query is a 400 here, not a failure halfway through a page that reads them.
-      if (request.query.length > 0) void request.args;
+      if (request.query.length > 0) untracked(request, () => request.args);
       const siteCtx = new SiteContext(null, this);
       const remembered = this.#remembered;
       for (let i = 0; i < remembered.length; i++) siteCtx.remember(remembered[i]![0], remembered[i]![1]);

@@ -16,7 +16,9 @@
  * The per-request part (key, status) lives in a WeakMap beside the request.
  */
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import type { CacheEntry, CacheLock, CacheStore } from './cache.js';
+import { IRequest, type WovenContext } from './context.js';
 import type { BaseRequest } from './request.js';
 
 /** How a cached answer was obtained, sent as `X-Cache`. */
@@ -31,6 +33,8 @@ export interface CachePolicy {
   readonly waitTimeout: number;
   /** How long a claim on a key may last (the render limit). */
   readonly renderLimit: number;
+  /** Seconds past expiry an entry is still served when the render replacing it fails (0: never). */
+  readonly staleIfError?: number;
 }
 
 /** The cache's record of one request, kept beside it (never on it). */
@@ -38,6 +42,10 @@ export interface RequestCacheState {
   /** The key, once built (`cacheIDX` memoises it here). */
   key: string | undefined;
   status: CacheStatus | undefined;
+  /** Tags the render under way carries (`cacheTag`). */
+  tags: string[] | undefined;
+  /** An expired entry to serve if this request's render (or the one it waits for) fails: `staleIfError`. */
+  stale: CacheEntry | undefined;
 }
 
 const states = new WeakMap<object, RequestCacheState>();
@@ -45,13 +53,25 @@ const states = new WeakMap<object, RequestCacheState>();
 /** The cache state of `request`, made on first use. */
 export function cacheState(request: object): RequestCacheState {
   let s = states.get(request);
-  if (s === undefined) states.set(request, (s = { key: undefined, status: undefined }));
+  if (s === undefined) states.set(request, (s = { key: undefined, status: undefined, tags: undefined, stale: undefined }));
   return s;
 }
 
 /** What a request's answer was served as (`X-Cache`), when the cache answered it. */
 export function cacheStatus(request: object): CacheStatus | undefined {
   return states.get(request)?.status;
+}
+
+/**
+ * Tags the render under way, from a renderer or data method: the stored page
+ * carries `tag`, and `Page.invalidateTag(tag)` (or the store's) removes it,
+ * in every process when the store is shared.
+ */
+export function cacheTag(ctx: WovenContext, tag: string): void {
+  if (typeof tag !== 'string' || tag === '') throw new TypeError(`cacheTag: a tag must be a non-empty string, not ${JSON.stringify(tag)}`);
+  const request = ctx.locate(IRequest) as object;
+  const s = cacheState(request);
+  (s.tags ??= []).push(tag);
 }
 
 // ---- keys ---------------------------------------------------------------------------
@@ -144,6 +164,8 @@ export class CacheFlight {
   readonly store: CacheStore;
   readonly lock: CacheLock | null;
   #claims = new Map<string, Claim>();
+  /** Keys whose failing re-render was logged, with the `created` of the stale entry served: one line per outage. */
+  #staleLogged = new Map<string, number>();
 
   constructor(store: CacheStore) {
     this.store = store;
@@ -155,6 +177,18 @@ export class CacheFlight {
     let f = flights.get(store);
     if (f === undefined) flights.set(store, (f = new CacheFlight(store)));
     return f;
+  }
+
+  /**
+   * Whether a failed render of `key`, answered with the stale `entry`
+   * (`staleIfError`), is the first of its run and should be logged. Entries
+   * from a shared store are new objects per lookup, so the run is known by
+   * the entry's `created`; a stored render ends it.
+   */
+  firstStaleFailure(key: string, entry: CacheEntry): boolean {
+    if (this.#staleLogged.get(key) === entry.created) return false;
+    this.#staleLogged.set(key, entry.created);
+    return true;
   }
 
   /** Renders under way in this process, by key. */
@@ -203,6 +237,8 @@ export class CacheFlight {
       else if (this.running(key, now) === undefined) refresh(this.claim(key, now, policy));
       return entry;
     }
+    // Expired beyond serving, but kept for a failed render (staleIfError).
+    if (entry !== undefined && entry.errorUntil !== undefined && now < entry.errorUntil) state.stale = entry;
     if (claimed === null) {
       const running = this.running(key, now);
       if (running !== undefined) {
@@ -279,6 +315,7 @@ export class CacheFlight {
         } catch (err) {
           log(err, 'cache store write failed');
         }
+        this.#staleLogged.delete(key);
         this.settle(key, claim, entry);
         return entry;
       },
@@ -340,7 +377,7 @@ export function inflight(store: CacheStore): ReadonlyMap<string, Claim> {
 const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'age', 'x-cache', 'etag', 'x-accel-buffering', 'x-accel-expires']);
 
 /** A storable entry for a finished render, or null when the response must not be cached. */
-export function entryFromResponse(html: string, request: BaseRequest, now: number, policy: CachePolicy): CacheEntry | null {
+export function entryFromResponse(html: string, request: BaseRequest, now: number, policy: CachePolicy, tags?: readonly string[]): CacheEntry | null {
   const h = request.responseHeaders;
   if (request.code !== 200 || h['set-cookie'] !== undefined || request.finished) return null;
   const body = Buffer.from(html);
@@ -349,7 +386,74 @@ export function entryFromResponse(html: string, request: BaseRequest, now: numbe
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   headers['etag'] = etag;
   const expires = policy.timeout === 0 ? Infinity : now + policy.timeout * 1000;
-  return { body, headers, etag, created: now, expires, staleUntil: expires + Math.max(0, policy.staleWhileRevalidate) * 1000 };
+  const sie = policy.staleIfError ?? 0;
+  const entry: { -readonly [K in keyof CacheEntry]: CacheEntry[K] } = { body, headers, etag, created: now, expires, staleUntil: expires + Math.max(0, policy.staleWhileRevalidate) * 1000 };
+  if (sie > 0 && expires !== Infinity) entry.errorUntil = expires + sie * 1000;
+  if (tags !== undefined && tags.length > 0) entry.tags = [...new Set(tags)];
+  if (body.length >= COMPRESS_MIN && headers['content-encoding'] === undefined) {
+    // Made once here, never per hit: every later hit sends one of these.
+    entry.gzip = gzipSync(body);
+    entry.br = brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } });
+    headers['vary'] = headers['vary'] === undefined ? 'Accept-Encoding' : headers['vary'] + ', Accept-Encoding';
+  }
+  return entry;
+}
+
+/**
+ * Bodies shorter than this (bytes) are stored and sent as they are: below
+ * about a kilobyte the compressed form saves less than a packet, and the
+ * gzip/brotli framing can make it larger.
+ */
+export const COMPRESS_MIN = 1024;
+/**
+ * Brotli quality for stored pages: 9 of 11 is within a few per cent of the
+ * smallest output at a fraction of 11's time (made once per render, so it
+ * may cost more than a streaming encoder could afford).
+ */
+const BROTLI_QUALITY = 9;
+
+/** A stored page's encodings, most preferred first when the client's q-values tie. */
+export type ContentCoding = 'br' | 'gzip' | 'identity';
+
+/** Choices already made, by Accept-Encoding value: clients send a handful of distinct headers. */
+const codingMemo = new Map<string, ContentCoding>();
+
+/**
+ * The coding to send a compressed entry in for `header` (Accept-Encoding,
+ * RFC 9110 §12.5.3): the acceptable one with the highest q-value, br before
+ * gzip before identity on a tie; `*` covers codings not named; identity is
+ * acceptable unless refused (`identity;q=0`, or `*;q=0` without naming it),
+ * and is what is sent when nothing is acceptable (a 406 helps nobody).
+ * Memoised by header value, so a hit costs one Map lookup.
+ */
+export function chooseCoding(header: string | undefined): ContentCoding {
+  if (header === undefined || header === '') return 'identity';
+  const memo = codingMemo.get(header);
+  if (memo !== undefined) return memo;
+  const q: Partial<Record<string, number>> = {};
+  for (const part of header.toLowerCase().split(',')) {
+    const [name = '', ...params] = part.split(';');
+    const coding = name.trim();
+    if (coding === '') continue;
+    let value = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p);
+      if (m) value = Math.min(1, Number(m[1]) || 0);
+    }
+    q[coding] = Math.max(q[coding] ?? 0, value);
+  }
+  const star = q['*'];
+  // Identity not named is acceptable (unless `*;q=0`) but least preferred: any acceptable coding wins over it.
+  const of = (c: ContentCoding): number => q[c] ?? (c === 'identity' ? (star === 0 ? 0 : 0.001) : star ?? 0);
+  let best: ContentCoding = 'identity';
+  let bestQ = 0;
+  for (const c of ['br', 'gzip', 'identity'] as const) {
+    const v = of(c);
+    if (v > bestQ) { best = c; bestQ = v; }
+  }
+  if (codingMemo.size >= 256) codingMemo.clear();
+  codingMemo.set(header, best);
+  return best;
 }
 
 /**
@@ -364,7 +468,10 @@ export function downstreamCacheControl(entry: CacheEntry, policy: CachePolicy): 
   if (entry.expires === Infinity) return 'public, no-cache';
   const lifetime = Math.round((entry.expires - entry.created) / 1000);
   const swr = Math.round((entry.staleUntil - entry.expires) / 1000);
-  return swr > 0 && policy.staleWhileRevalidate > 0 ? `public, max-age=${lifetime}, stale-while-revalidate=${swr}` : `public, max-age=${lifetime}`;
+  let cc = swr > 0 && policy.staleWhileRevalidate > 0 ? `public, max-age=${lifetime}, stale-while-revalidate=${swr}` : `public, max-age=${lifetime}`;
+  // RFC 5861 §4: downstream caches may also serve it that long when the origin fails.
+  if ((policy.staleIfError ?? 0) > 0) cc += `, stale-if-error=${Math.round(policy.staleIfError!)}`;
+  return cc;
 }
 
 /**
@@ -407,10 +514,23 @@ export function replay(request: BaseRequest, entry: CacheEntry, now: number, sta
     h['x-accel-expires'] = '@' + (Math.floor(entry.expires / 1000) - 1);
   }
   if (entry.headers['cache-control'] === undefined) h['cache-control'] = cacheControl ?? downstreamCacheControl(entry, policy);
-  const inm = request.getHeader('if-none-match');
-  if (inm !== undefined && etagMatches(inm, entry.etag)) {
+  let body = entry.body;
+  let etag = entry.etag;
+  if (entry.br !== undefined) {
+    // Each coding is its own representation: its own ETag (the suffix inside the quotes).
+    const coding = chooseCoding(request.untrackedHeader('accept-encoding'));
+    if (coding !== 'identity') {
+      body = coding === 'br' ? entry.br : entry.gzip ?? entry.body;
+      etag = etag.slice(0, -1) + (coding === 'br' ? '-br"' : '-gz"');
+      h['etag'] = etag;
+      h['content-encoding'] = coding;
+    }
+  }
+  // Neither header is charged to the page (lib/cache-safety.ts): they pick a representation of the same stored page.
+  const inm = request.untrackedHeader('if-none-match');
+  if (inm !== undefined && etagMatches(inm, etag)) {
     request.setResponseCode(304);
     return null;
   }
-  return entry.body;
+  return body;
 }

@@ -9,6 +9,8 @@
  *   `<prefix>e:{h}<key>`     one hash per entry: body, headers, etag, times;
  *                            expired by Redis (`PEXPIRE`, from `staleUntil`)
  *   `<prefix>lock:{h}<key>`  the render lock, `SET NX PX` with a random token
+ *   `<prefix>t:{g}<tag>`     a set of the keys of the entries carrying a tag
+ *                            (`{g}` the tag's hash tag: see `invalidateTag`)
  *   `<prefix>done:<key>`     the channel a lock holder publishes on when it
  *                            releases, waking the other processes' waiters
  *   `<prefix>inv`            the channel removals are published on, so that
@@ -31,7 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Cluster, ClusterNode, Redis, RedisOptions } from 'ioredis';
-import { MemoryCacheStore, type CacheEntry, type CacheLock, type LockingCacheStore, type MemoryCacheStoreOptions } from './cache.js';
+import { MemoryCacheStore, keepUntil, type CacheEntry, type CacheLock, type InvalidateTagOptions, type LockingCacheStore, type MemoryCacheStoreOptions } from './cache.js';
 
 export interface RedisCacheStoreOptions {
   /** The server, as `redis://[:password@]host:port/db` (default `redis://127.0.0.1:6379`). */
@@ -71,8 +73,8 @@ export interface RedisCacheStoreOptions {
   now?: () => number;
 }
 
-/** Decoded entry fields, stored one per hash field. */
-const F = { body: 'b', headers: 'h', etag: 't', created: 'c', expires: 'x', staleUntil: 's' } as const;
+/** Decoded entry fields, stored one per hash field ('' for an absent optional one). */
+const F = { body: 'b', headers: 'h', etag: 't', created: 'c', expires: 'x', staleUntil: 's', errorUntil: 'r', tags: 'g', gzip: 'z', br: 'o' } as const;
 
 /** Reserved for tokens of locks that were never taken because Redis was unreachable. */
 const LOCAL = 'local:';
@@ -84,7 +86,8 @@ const LOCAL = 'local:';
 // succeeds, and a DEL first would let the HSET past \`maxmemory\`.
 const SET_ENTRY = `
 local existed = redis.call('EXISTS', KEYS[1])
-redis.call('HSET', KEYS[1], '${F.body}', ARGV[1], '${F.headers}', ARGV[2], '${F.etag}', ARGV[3], '${F.created}', ARGV[4], '${F.expires}', ARGV[5], '${F.staleUntil}', ARGV[6])
+redis.call('HSET', KEYS[1], '${F.body}', ARGV[1], '${F.headers}', ARGV[2], '${F.etag}', ARGV[3], '${F.created}', ARGV[4], '${F.expires}', ARGV[5], '${F.staleUntil}', ARGV[6],
+  '${F.errorUntil}', ARGV[8], '${F.tags}', ARGV[9], '${F.gzip}', ARGV[10], '${F.br}', ARGV[11])
 if tonumber(ARGV[7]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[7]) else redis.call('PERSIST', KEYS[1]) end
 return 1 - existed`;
 
@@ -106,10 +109,43 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then r = redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return r`;
 
+// Adds an entry's key to one tag's set (under the tag's own hash tag, so in
+// its own slot), keeping the set at least as long as the entry (0 = forever).
+const TAG_ENTRY = `
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SADD', KEYS[1], ARGV[1])
+local t = tonumber(ARGV[2])
+if t == 0 then redis.call('PERSIST', KEYS[1]) return 1 end
+local cur = redis.call('PTTL', KEYS[1])
+if existed == 0 or (cur ~= -1 and cur < t) then redis.call('PEXPIRE', KEYS[1], t) end
+return 1`;
+
+// Purges one entry found in a tag's set, if it still carries the tag (it
+// may have been re-rendered without it): deletes it, or (soft) marks it
+// expired now, keeping it servable as stale at least until now + 1 ms.
+// Answers 1 when the entry was purged.
+const PURGE_ENTRY = `
+local tags = redis.call('HGET', KEYS[1], '${F.tags}')
+if not tags or tags == '' then return 0 end
+local found = false
+for _, t in ipairs(cjson.decode(tags)) do if t == ARGV[1] then found = true end end
+if not found then return 0 end
+if ARGV[2] ~= '1' then return redis.call('DEL', KEYS[1]) end
+local now = tonumber(ARGV[3])
+local x = redis.call('HGET', KEYS[1], '${F.expires}')
+if x == 'inf' or tonumber(x) > now then
+  redis.call('HSET', KEYS[1], '${F.expires}', ARGV[3])
+  local s = redis.call('HGET', KEYS[1], '${F.staleUntil}')
+  if s ~= 'inf' and tonumber(s) <= now then redis.call('HSET', KEYS[1], '${F.staleUntil}', tostring(now + 1)) end
+end
+return 1`;
+
 interface Commands {
   nevowSetEntry(key: string, ...args: (string | Buffer | number)[]): Promise<number>;
   nevowAcquire(lock: string, entry: string, token: string, ttl: number, now: number): Promise<number>;
   nevowRelease(lock: string, token: string, channel: string): Promise<number>;
+  nevowTagEntry(set: string, key: string, ttl: number): Promise<number>;
+  nevowPurgeEntry(entry: string, tag: string, soft: '0' | '1', now: number): Promise<number>;
 }
 /** Either kind of client, typed by the commands the two have in common (Redis's). */
 type Client = Redis & Commands;
@@ -138,7 +174,7 @@ const CONNECTION = {
  * imported: ioredis is an optional peer dependency, so an application without
  * it gets an error saying what to install instead of a failed module load.
  */
-function ioredis(): typeof import('ioredis') {
+export function ioredis(): typeof import('ioredis') {
   try {
     return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   } catch (err) {
@@ -199,6 +235,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   readonly maxValueBytes: number;
   readonly lockPollInterval: number;
   readonly probeInterval: number;
+  /** Times the breaker opened (Redis stopped answering), for metrics. */
+  outages = 0;
   /** Its own `acquire`/`release`/`waitFor`: the coordinator's cross-process lock. */
   readonly lock: CacheLock<CacheEntry> = this;
   #client: Client;
@@ -258,6 +296,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     client.defineCommand('nevowSetEntry', { numberOfKeys: 1, lua: SET_ENTRY });
     client.defineCommand('nevowAcquire', { numberOfKeys: 2, lua: ACQUIRE });
     client.defineCommand('nevowRelease', { numberOfKeys: 1, lua: RELEASE });
+    client.defineCommand('nevowTagEntry', { numberOfKeys: 1, lua: TAG_ENTRY });
+    client.defineCommand('nevowPurgeEntry', { numberOfKeys: 1, lua: PURGE_ENTRY });
     this.#client = client as Client;
     this.#sub = client instanceof lib.Cluster
       ? client.duplicate(undefined, { redisOptions: { ...client.options.redisOptions, autoResubscribe: false } })
@@ -310,6 +350,10 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   #lockKey(key: string): string {
     return this.prefix + 'lock:' + hashTag(key) + key;
   }
+  /** A tag's set of entry keys: in the tag's own slot (an entry's tags lie in other slots than it). */
+  #tagKey(tag: string): string {
+    return this.prefix + 't:' + hashTag(tag) + tag;
+  }
 
   /** Both connections usable and the breaker closed (commands would be sent). */
   get connected(): boolean {
@@ -340,6 +384,7 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     if (this.#closed) return;
     if (!this.#open) {
       this.#open = true;
+      this.outages++;
       this.#log('Redis cache store unavailable; pages render locally until it answers again:', err);
       // Nobody waits for another process through a Redis that does not answer.
       for (const key of [...this.#waits.keys()]) this.#settle(key, undefined);
@@ -452,6 +497,16 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     return this.#size;
   }
 
+  /** Bytes held by the local tier (0 without one). */
+  get localBytes(): number {
+    return this.#local?.bytes ?? 0;
+  }
+
+  /** Entries the local tier evicted to stay within its bounds. */
+  get evictions(): number {
+    return this.#local?.evictions ?? 0;
+  }
+
   /** Entries held by the local tier (0 without one). */
   get localSize(): number {
     return this.#local?.size ?? 0;
@@ -500,9 +555,11 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     const body = h[F.body];
     if (body === undefined) return undefined;
     const staleUntil = decodeTime(h[F.staleUntil]);
-    // Redis expires the key at staleUntil; this covers clock skew between machines.
-    if (!(staleUntil > this.#now())) return undefined;
-    return {
+    const r = h[F.errorUntil];
+    const errorUntil = r === undefined || r.length === 0 ? undefined : decodeTime(r);
+    // Redis expires the key when it is no longer kept; this covers clock skew between machines.
+    if (!(Math.max(staleUntil, errorUntil ?? -Infinity) > this.#now())) return undefined;
+    const e: { -readonly [K in keyof CacheEntry]: CacheEntry[K] } = {
       body,
       headers: JSON.parse(h[F.headers]?.toString('utf8') ?? '{}') as Record<string, string>,
       etag: h[F.etag]?.toString('utf8') ?? '',
@@ -510,15 +567,23 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
       expires: decodeTime(h[F.expires]),
       staleUntil,
     };
+    if (errorUntil !== undefined) e.errorUntil = errorUntil;
+    const tags = h[F.tags];
+    if (tags !== undefined && tags.length > 0) e.tags = JSON.parse(tags.toString('utf8')) as string[];
+    if (h[F.gzip]?.length) e.gzip = h[F.gzip];
+    if (h[F.br]?.length) e.br = h[F.br];
+    return e;
   }
 
   /** Stores an entry until its `staleUntil` (Redis TTL); an oversize or already dead entry is not stored. */
   async set(key: string, entry: CacheEntry): Promise<void> {
     this.#gets.delete(key);
-    const ttl = entry.staleUntil === Infinity ? 0 : Math.ceil(entry.staleUntil - this.#now());
+    const keep = keepUntil(entry);
+    const ttl = keep === Infinity ? 0 : Math.ceil(keep - this.#now());
     const headers = JSON.stringify(entry.headers);
-    const bytes = entry.body.length + Buffer.byteLength(headers) + entry.etag.length + 64;
-    if (bytes > this.maxValueBytes || (entry.staleUntil !== Infinity && !(ttl > 0))) {
+    const tags = entry.tags !== undefined && entry.tags.length > 0 ? JSON.stringify(entry.tags) : '';
+    const bytes = entry.body.length + (entry.gzip?.length ?? 0) + (entry.br?.length ?? 0) + Buffer.byteLength(headers) + tags.length + entry.etag.length + 64;
+    if (bytes > this.maxValueBytes || (keep !== Infinity && !(ttl > 0))) {
       // Not stored; neither may an older render of the key outlive this one.
       this.#local?.delete(key);
       const removed = await this.#try(() => this.#client.unlink(this.#entryKey(key)));
@@ -530,7 +595,12 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     const added = await this.#try(() => this.#client.nevowSetEntry(
       this.#entryKey(key), entry.body, headers, entry.etag,
       encodeTime(entry.created), encodeTime(entry.expires), encodeTime(entry.staleUntil), ttl,
+      entry.errorUntil === undefined ? '' : encodeTime(entry.errorUntil), tags, entry.gzip ?? '', entry.br ?? '',
     ));
+    // Each tag's set names the entry (one command per tag: each set lies in its own slot).
+    if (added !== undefined && entry.tags !== undefined) {
+      for (const t of entry.tags) await this.#try(() => this.#client.nevowTagEntry(this.#tagKey(t), key, ttl));
+    }
     // The local tier holds only what Redis holds (a removal elsewhere can
     // only name keys Redis has), except while the breaker is open: then it is
     // all there is, and it is emptied when the breaker closes. Nor does it
@@ -553,6 +623,7 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   async clear(): Promise<void> {
     this.#forget(null);
     for await (const [node, keys] of this.#scan()) await this.#unlink(node, keys);
+    for await (const [node, keys] of this.#scan('t:')) await this.#unlink(node, keys);
     this.#size = 0;
     await this.#publishRemoval(null);
   }
@@ -577,6 +648,40 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
     return n;
   }
 
+  /**
+   * Removes every entry carrying `tag` (with `soft`, marks them expired:
+   * served stale while one render, in whichever process takes the lock,
+   * refreshes each), in Redis and in every process's local tier.
+   *
+   * Layout: a set per tag, `<prefix>t:{h}<tag>`, names the keys of the
+   * entries stored with it. An entry and its tags cannot share one Cluster
+   * slot (an entry has several tags, a tag many entries), so the set lies
+   * in its tag's slot and each entry is purged by a command of its own, in
+   * its own slot; that command checks that the entry still carries the tag.
+   * Cheaper than a SCAN of every entry, and the set expires with its
+   * longest-lived entry.
+   */
+  async invalidateTag(tag: string, opts: InvalidateTagOptions = {}): Promise<number> {
+    const set = this.#tagKey(tag);
+    const keys = await this.#client.smembers(set);
+    const soft = opts.soft ? '1' : '0';
+    let n = 0;
+    const purged: string[] = [];
+    for (const key of keys) {
+      if (await this.#client.nevowPurgeEntry(this.#entryKey(key), tag, soft, this.#now())) {
+        n++;
+        purged.push(key);
+      }
+    }
+    // Hard: the members handled leave the set (one added meanwhile stays).
+    if (!opts.soft && keys.length > 0) await this.#client.srem(set, ...keys);
+    if (!opts.soft) this.#size = Math.max(0, this.#size - n);
+    // Even keys Redis no longer had may linger in a local tier (kept while Redis was away).
+    this.#local?.invalidateTag(tag);
+    if (purged.length > 0) await this.#publishRemoval(purged);
+    return n;
+  }
+
   /** UNLINKs keys found on one node: in a Cluster one key per command (they lie in different slots). */
   async #unlink(node: Redis, keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
@@ -586,8 +691,8 @@ export class RedisCacheStore implements LockingCacheStore<CacheEntry> {
   }
 
   /** The entry keys under the prefix, a batch at a time, with the node they were found on (every master of a Cluster). */
-  async *#scan(): AsyncGenerator<[Redis, string[]]> {
-    const match = globEscape(this.prefix + 'e:') + '*';
+  async *#scan(kind = 'e:'): AsyncGenerator<[Redis, string[]]> {
+    const match = globEscape(this.prefix + kind) + '*';
     const client = this.#client as unknown as Redis | Cluster;
     const nodes = this.#cluster ? (client as Cluster).nodes('master') : [client as Redis];
     for (const node of nodes) {

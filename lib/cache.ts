@@ -22,6 +22,27 @@ export interface CacheEntry {
   readonly expires: number;
   /** Clock (ms) until which a stale entry may still be served while one refresh runs. */
   readonly staleUntil: number;
+  /**
+   * Clock (ms) until which the entry may be served when the render that
+   * should replace it fails (`staleIfError`); stores keep it that long.
+   */
+  readonly errorUntil?: number;
+  /** The tags the render carried (`cacheTag`, `cacheTags`): `invalidateTag` finds it by them. */
+  readonly tags?: readonly string[];
+  /** The body gzipped, made once when stored (absent for small bodies). */
+  readonly gzip?: Buffer;
+  /** The body in brotli, made once when stored (absent for small bodies). */
+  readonly br?: Buffer;
+}
+
+/** Until when a store keeps `e`: its stale window, or its stale-if-error window when longer. */
+export function keepUntil(e: CacheEntry): number {
+  return e.errorUntil !== undefined && e.errorUntil > e.staleUntil ? e.errorUntil : e.staleUntil;
+}
+
+/** What `invalidateTag` is told: `soft` marks entries stale instead of removing them. */
+export interface InvalidateTagOptions {
+  readonly soft?: boolean;
 }
 
 /** What every store offers; any member may answer with a Promise. */
@@ -39,6 +60,11 @@ export interface CacheStore<E = CacheEntry> {
   readonly lock?: CacheLock<E>;
   /** Removes one key, or every key the predicate accepts. Returns how many were removed. */
   invalidate?(keyOrPredicate: string | ((key: string) => boolean)): number | Promise<number>;
+  /**
+   * Removes every entry carrying `tag` (with `soft`, marks them expired: they
+   * are served stale while one render refreshes each). Returns how many.
+   */
+  invalidateTag?(tag: string, opts?: InvalidateTagOptions): number | Promise<number>;
 }
 
 /**
@@ -61,14 +87,23 @@ export interface LockingCacheStore<E = CacheEntry> extends CacheStore<E> {
 
 /** Rough bytes an entry holds beyond its body (key, headers, object). */
 function entryBytes(key: string, e: CacheEntry): number {
-  let n = e.body.length + key.length * 2 + 200;
+  let n = e.body.length + (e.gzip?.length ?? 0) + (e.br?.length ?? 0) + key.length * 2 + 200;
   for (const k in e.headers) n += k.length + e.headers[k]!.length;
   return n;
 }
 
+/**
+ * `e` marked expired at `now` by a soft purge: served stale (one render
+ * refreshing it) until its stale window ends, which is at least its old
+ * expiry, so the page is never gone sooner than it would have been.
+ */
+export function softPurged(e: CacheEntry, now: number): CacheEntry {
+  return { ...e, expires: now, staleUntil: Math.max(e.staleUntil, now + 1) };
+}
+
 /** A MemoryCacheStore record: the entry, its accounted size, its recency. */
 interface Slot {
-  readonly entry: CacheEntry;
+  entry: CacheEntry;
   readonly size: number;
   tick: number;
 }
@@ -97,9 +132,13 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
   #map = new Map<string, Slot>();
   #bytes = 0;
   #tick = 0;
+  /** Entries removed to stay within the bounds (not expiries, not invalidations). */
+  evictions = 0;
   // One iterator kept across evictions: a fresh `keys()` would walk past
   // every slot deleted from the front so far, each time.
   #oldest: Iterator<string> | null = null;
+  /** Keys by tag, for the entries that carry tags. */
+  #tagged = new Map<string, Set<string>>();
 
   constructor(opts: MemoryCacheStoreOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 10_000;
@@ -121,7 +160,7 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
     const slot = this.#map.get(key);
     if (slot === undefined) return undefined;
     const e = slot.entry;
-    if (e.staleUntil <= this.#now()) {
+    if (keepUntil(e) <= this.#now()) {
       this.delete(key);
       return undefined;
     }
@@ -139,10 +178,15 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
     if (size > this.maxBytes) return; // larger than the whole store: not cached
     this.#map.set(key, { entry, size, tick: ++this.#tick });
     this.#bytes += size;
+    if (entry.tags !== undefined) for (const t of entry.tags) {
+      let keys = this.#tagged.get(t);
+      if (keys === undefined) this.#tagged.set(t, (keys = new Set()));
+      keys.add(key);
+    }
     while (this.#map.size > this.maxEntries || this.#bytes > this.maxBytes) {
       let next = this.#oldest?.next();
       if (next === undefined || next.done) next = (this.#oldest = this.#map.keys()).next();
-      this.delete(next.value as string);
+      if (this.delete(next.value as string)) this.evictions++;
     }
   }
 
@@ -151,11 +195,43 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
     if (slot === undefined) return false;
     this.#map.delete(key);
     this.#bytes -= slot.size;
+    this.#untag(key, slot.entry);
     return true;
+  }
+
+  #untag(key: string, e: CacheEntry): void {
+    if (e.tags === undefined) return;
+    for (const t of e.tags) {
+      const keys = this.#tagged.get(t);
+      if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#tagged.delete(t);
+    }
+  }
+
+  /**
+   * Removes the entries carrying `tag`, or with `soft` marks them expired
+   * now (kept until their stale window ends, so the next request is served
+   * the stale page while one render refreshes it). Returns how many.
+   */
+  invalidateTag(tag: string, opts: InvalidateTagOptions = {}): number {
+    const keys = this.#tagged.get(tag);
+    if (keys === undefined) return 0;
+    let n = 0;
+    const now = this.#now();
+    for (const k of [...keys]) {
+      const slot = this.#map.get(k);
+      if (slot === undefined) continue;
+      n++;
+      if (!opts.soft) this.delete(k);
+      else if (slot.entry.expires > now) {
+        slot.entry = softPurged(slot.entry, now);
+      }
+    }
+    return n;
   }
 
   clear(): void {
     this.#map.clear();
+    this.#tagged.clear();
     this.#bytes = 0;
     this.#oldest = null;
   }

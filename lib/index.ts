@@ -30,9 +30,10 @@ export { Data, URLRedirect, asResource } from './resource.js';
 export { findMethod } from './names.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler, ExceptionHandler } from './rend.js';
 export { MemoryCacheStore, defaultCacheStore } from './cache.js';
-export type { CacheStore, CacheEntry, CacheLock, LockingCacheStore, MemoryCacheStoreOptions } from './cache.js';
-export { CacheFlight } from './cache-flight.js';
-export type { CachePolicy } from './cache-flight.js';
+export type { CacheStore, CacheEntry, CacheLock, LockingCacheStore, MemoryCacheStoreOptions, InvalidateTagOptions } from './cache.js';
+export { cacheMetricsText, metricsResource, pageCounters, resetCacheMetrics, RENDER_BUCKETS } from './cache-metrics.js';
+export { CacheFlight, cacheTag, chooseCoding, COMPRESS_MIN } from './cache-flight.js';
+export type { CachePolicy, ContentCoding } from './cache-flight.js';
 export { NevowSite, NevowRequest } from './appserver.js';
 export type { SiteOptions } from './appserver.js';
 export type { TrustProxy } from './forwarded.js';
@@ -40,9 +41,16 @@ export { checkPage, CheckFailed } from './check.js';
 export { formatError } from './report.js';
 export type { Problem } from './check.js';
 export { File } from './static.js';
-export { BaseRequest, BadRequest, ClientGone } from './request.js';
+export { BaseRequest, BadRequest, ClientGone, recordRead, readsOf, captureReads, untracked, parseCookies } from './request.js';
 export { FakeRequest } from './testutil.js';
 export type { FakeRequestInit } from './testutil.js';
 export { URL, URLOverlay, here, gethere } from './url.js';
 export type { URLInit, URLParts } from './url.js';
+export {
+  SessionWrapper, Session, ISession, MemorySessionStore, csrfToken, csrfInput, newSessionId, pathWithin,
+  CSRF_FIELD, LOGIN_SEGMENT, LOGOUT_SEGMENT,
+} from './guard.js';
+export type { SessionStore, SessionRecord, SessionWrapperOptions, MemorySessionStoreOptions, CredentialsChecker } from './guard.js';
+export { undeclaredReads, storable, varyHeader, varyKey, UncachedRead } from './cache-safety.js';
+export type { VaryingPage } from './cache-safety.js';
 export { NameVirtualHost, VirtualHostList, VHostMonsterResource } from './vhost.js';

@@ -31,12 +31,14 @@ import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/fl
 import { CONTAINER, GETTABLE, dataFactoryChild, parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
-import { defaultCacheStore, type CacheEntry, type CacheStore } from './cache.js';
+import { defaultCacheStore, type CacheEntry, type CacheStore, type InvalidateTagOptions } from './cache.js';
 import {
   CacheFlight, RENDER_ALONE, UNCACHED_CACHE_CONTROL, cacheKey, cacheState, entryFromResponse, keyURL, replay,
   type CachePolicy, type CacheLog, type Claim, type WaitResult,
 } from './cache-flight.js';
+import { pageCounters, type PageCacheCounters } from './cache-metrics.js';
 import type { BaseRequest } from './request.js';
+import { storable, varyKey } from './cache-safety.js';
 
 /** A document factory (lib/loaders.ts): gives the precompiled document. */
 export interface DocFactory {
@@ -292,6 +294,13 @@ export class Page extends Fragment implements Resource {
   cacheTimeout: number | null = null;
   /** Seconds after expiry during which the stale page is served while one refresh runs. */
   staleWhileRevalidate = 0;
+  /**
+   * Seconds past expiry (RFC 5861 `stale-if-error`) during which, when the
+   * render replacing an entry fails, the old page is served (`X-Cache: STALE`)
+   * instead of an error; the failure is logged once per entry and a later
+   * request tries again. Stores keep entries that much longer.
+   */
+  staleIfError = 0;
   /** Seconds a request waits for another request's render before rendering on its own. */
   cacheWaitTimeout = 10;
   /**
@@ -322,9 +331,20 @@ export class Page extends Fragment implements Resource {
    * ends, so the next request renders and stores again.
    */
   static cachedRenderTimeout = 60;
+  /**
+   * Request inputs this page's renders depend on, made part of the cache key
+   * and of `Vary`: header names (`'accept-language'`), `'cookie:<name>'`,
+   * `'session'` (lib/guard.ts), `'ip'`. A cached render that reads any other
+   * input outside its key is not stored (lib/cache-safety.ts).
+   */
+  cacheVary: readonly string[] = [];
+  /** Inputs a render may read without their being in the key: they do not change the page (a log level, say). */
+  cacheHarmless: readonly string[] = [];
 
   beforeRender?(ctx: WovenContext): unknown;
   afterRender?(ctx: WovenContext): unknown;
+  /** Tags every render of this page carries (with those its renderers add by `cacheTag`). */
+  cacheTags?(ctx: WovenContext): readonly string[];
 
   /** The flattener used by `renderHTTP` (overridable, as in Nevow). */
   flattenFactory<R>(doc: unknown, ctx: WovenContext, writer: (s: string) => unknown, finisher: (r: undefined) => R, signal?: AbortSignal): Promise<R> {
@@ -406,14 +426,33 @@ export class Page extends Fragment implements Resource {
       return this.#render(ctx, request, this.buffered);
     }
     const found = this.hasCache(ctx);
-    if (found === null || found === undefined) return this.#lead(ctx, request);
+    if (found === null || found === undefined) return this.#orStale(ctx, request, this.#lead(ctx, request));
     if (!isThenable(found)) return this.#serve(ctx, request, found as CacheEntry);
-    return Promise.resolve(found).then((r: WaitResult) => {
+    return this.#orStale(ctx, request, Promise.resolve(found).then((r: WaitResult) => {
       if (r === null) return this.#lead(ctx, request);
       if (r !== RENDER_ALONE) return this.#serve(ctx, request, r);
       cacheState(request).status = 'BYPASS';
+      this.#counters().bypass++;
       request.setHeader('x-cache', 'BYPASS');
       return this.#render(ctx, request, true);
+    }));
+  }
+
+  /**
+   * `staleIfError`: when the render this request led or waited for fails and
+   * an expired entry is still within its error window, that entry is served
+   * (STALE). The failure is logged once per entry; the key is free again, so
+   * a later request retries.
+   */
+  #orStale(ctx: WovenContext, request: BaseRequest, answer: Promise<unknown>): Promise<unknown> {
+    return answer.catch((err) => {
+      const state = cacheState(request);
+      const stale = state.stale;
+      if (stale === undefined || !(this.now() < stale.errorUntil!) || request.startedWriting) throw err;
+      if (this.#flight().firstStaleFailure(this.cacheIDX(ctx), stale)) this.#log(ctx, err, 'render failed; serving the stale page (staleIfError)');
+      state.status = 'STALE';
+      request.setResponseCode(200);
+      return this.#serve(ctx, request, stale);
     });
   }
 
@@ -498,27 +537,51 @@ export class Page extends Fragment implements Resource {
   /** This request renders and stores (under the cross-process lock when the store has one), then serves. */
   #lead(ctx: WovenContext, request: BaseRequest): Promise<unknown> {
     return this.#flight().lead(this.cacheIDX(ctx), cacheState(request), this.#policy(), () => this.chainCache(ctx, this.#render(ctx, request, true)), this.#logger(ctx))
-      .then((r) => (typeof r === 'string' ? r : this.#serve(ctx, request, r)));
+      .then((r) => {
+        if (typeof r !== 'string') return this.#serve(ctx, request, r);
+        this.#counters().misses++;
+        return r;
+      });
   }
 
   /** Sends a stored render: its headers, the cache headers, and the stored body (null for a 304). */
   #serve(ctx: WovenContext, request: BaseRequest, entry: CacheEntry): Buffer | null {
     const own = this.cacheControl;
     const cc = own === null ? null : typeof own === 'string' ? own : own.call(this, ctx);
-    return replay(request, entry, this.now(), cacheState(request).status ?? 'HIT', cc, this.#policy());
+    const status = cacheState(request).status ?? 'HIT';
+    this.#counters().count(status);
+    return replay(request, entry, this.now(), status, cc, this.#policy());
+  }
+
+  #countersOf: PageCacheCounters | undefined;
+
+  /** This page's cache counters (lib/cache-metrics.ts), per class and store. */
+  #counters(): PageCacheCounters {
+    const c = this.#countersOf;
+    if (c !== undefined && c.store === this.cacheStore) return c;
+    return (this.#countersOf = pageCounters(this.constructor.name, this.cacheStore));
+  }
+
+  /** `rendering`, counted and timed in the render histogram. */
+  #timed(rendering: Promise<string>): Promise<string> {
+    const t0 = performance.now();
+    const c = this.#counters();
+    rendering.then(() => c.rendered((performance.now() - t0) / 1000, true), () => c.rendered(0, false));
+    return rendering;
   }
 
   // ---- the render cache (the patch's hooks; lib/cache-flight.ts coordinates) ----
 
   /** The cache settings the coordinator reads. */
   #policy(): CachePolicy {
-    return {
-      timeout: this.cacheTimeout ?? 0,
-      staleWhileRevalidate: this.staleWhileRevalidate,
-      waitTimeout: this.cacheWaitTimeout,
-      renderLimit: (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout),
-    };
+    const timeout = this.cacheTimeout ?? 0;
+    const renderLimit = (this.renderTimeout ?? Page.cachedRenderTimeout) + Math.max(0, this.cacheWaitTimeout);
+    const p = this.#lastPolicy;
+    // Made again only when a setting changed: every hit reads it.
+    if (p !== null && p.timeout === timeout && p.staleWhileRevalidate === this.staleWhileRevalidate && p.waitTimeout === this.cacheWaitTimeout && p.renderLimit === renderLimit && p.staleIfError === this.staleIfError) return p;
+    return (this.#lastPolicy = { timeout, staleWhileRevalidate: this.staleWhileRevalidate, waitTimeout: this.cacheWaitTimeout, renderLimit, staleIfError: this.staleIfError });
   }
+  #lastPolicy: CachePolicy | null = null;
 
   #flight(): CacheFlight {
     return CacheFlight.of(this.cacheStore);
@@ -534,7 +597,7 @@ export class Page extends Fragment implements Resource {
     const state = cacheState(request);
     if (state.key === undefined) {
       const site = this.cacheStore === defaultCacheStore ? (ctx.lookup(ISite, undefined) as { cacheKeySpace?: string } | undefined) : undefined;
-      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request });
+      state.key = cacheKey({ space: site?.cacheKeySpace ?? '', request }) + (this.cacheVary.length > 0 ? varyKey(ctx, this.cacheVary) : '');
     }
     return state.key;
   }
@@ -560,15 +623,20 @@ export class Page extends Fragment implements Resource {
     const now = this.now();
     const key = this.cacheIDX(ctx);
     const state = cacheState(ctx.locate(IRequest) as BaseRequest);
-    const flight = this.#flight();
-    const policy = this.#policy();
-    const refresh = (claim: Claim) => this.#refresh(ctx, key, claim);
     let found: CacheEntry | undefined | Promise<CacheEntry | undefined>;
     try {
       found = this.lookupCache(ctx);
     } catch (e) {
       found = Promise.reject(e);
     }
+    // The hot path, a fresh entry from a synchronous store: nothing else to decide.
+    if (found !== undefined && !isThenable(found) && now < found.expires) {
+      state.status = 'HIT';
+      return found;
+    }
+    const flight = this.#flight();
+    const policy = this.#policy();
+    const refresh = (claim: Claim) => this.#refresh(ctx, key, claim);
     if (!isThenable(found)) return flight.decide(state, key, found, now, policy, null, refresh);
     // An async store: claim the key before waiting for it, so that this
     // process still looks up and renders each key once.
@@ -588,7 +656,7 @@ export class Page extends Fragment implements Resource {
     cacheState(detached).key = key;
     const bctx = new RequestContext(ctx, detached);
     const flight = this.#flight();
-    const render = () => flight.chain(key, claim, this.#render(bctx, detached, true), (html) => this.#entry(html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
+    const render = () => flight.chain(key, claim, this.#timed(this.#render(bctx, detached, true)), (html) => this.#entry(bctx, html, detached), (e) => this.storeCache(bctx, e), this.#logger(bctx));
     flight.refresh(key, claim, this.#policy(), render, this.#logger(ctx));
   }
 
@@ -603,11 +671,20 @@ export class Page extends Fragment implements Resource {
     const request = ctx.locate(IRequest) as BaseRequest;
     const flight = this.#flight();
     const claim = flight.claimed(key, this.now(), this.#policy());
-    return flight.chain(key, claim, rendering, (html) => this.#entry(html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
+    return flight.chain(key, claim, this.#timed(rendering), (html) => this.#entry(ctx, html, request), (e) => this.storeCache(ctx, e), this.#logger(ctx));
   }
 
-  #entry(html: string, request: BaseRequest): CacheEntry | null {
-    return entryFromResponse(html, request, this.now(), this.#policy());
+  /**
+   * The entry to store for a finished render, or null when it must not be
+   * stored: a response the cache may not keep, or a render that read an input
+   * its key leaves out (lib/cache-safety.ts). It carries the render's tags.
+   */
+  #entry(ctx: WovenContext, html: string, request: BaseRequest): CacheEntry | null {
+    if (!storable(ctx, this)) return null;
+    const own = cacheState(request).tags;
+    const declared = this.cacheTags?.(ctx);
+    const tags = declared === undefined ? own : own === undefined ? declared : [...declared, ...own];
+    return entryFromResponse(html, request, this.now(), this.#policy(), tags);
   }
 
   #logger(ctx: WovenContext): CacheLog {
@@ -637,6 +714,22 @@ export class Page extends Fragment implements Resource {
     if (typeof keyOrPredicate !== 'string') throw new TypeError('this cache store can only invalidate single keys');
     const r = store.delete(keyOrPredicate);
     return isThenable(r) ? Promise.resolve(r).then((b) => (b ? 1 : 0)) : r ? 1 : 0;
+  }
+
+  /**
+   * Removes every render carrying `tag` from this page's store (with `soft`,
+   * marks them stale: the next request is served the old page, `X-Cache:
+   * STALE`, while one render refreshes it). On a shared store, in every process.
+   */
+  invalidateTag(tag: string, opts?: InvalidateTagOptions): number | Promise<number> {
+    return Page.invalidateTag(tag, opts, this.cacheStore);
+  }
+
+  /** Removes (or with `soft`, marks stale) the renders carrying `tag` in a store (the default store unless told). */
+  static invalidateTag(tag: string, opts: InvalidateTagOptions = {}, store: CacheStore = defaultCacheStore): number | Promise<number> {
+    if (typeof tag !== 'string' || tag === '') throw new TypeError(`invalidateTag: a tag must be a non-empty string, not ${JSON.stringify(tag)}`);
+    if (store.invalidateTag === undefined) throw new TypeError(`invalidateTag: this cache store (${store.constructor.name}) keeps no tags`);
+    return store.invalidateTag(tag, opts);
   }
 
   // ---- rendering outside a request ----

@@ -6,6 +6,13 @@
  * Response headers are collected here and written once, with the status,
  * when the first byte goes out; the render cache reads them back to decide
  * what it may store and replay.
+ *
+ * The accessors of per-client inputs (headers, cookies, the client's
+ * address, `args`, and the session in lib/guard.ts) record what they were
+ * asked for in a set kept beside the request (`readsOf`), so that the
+ * render cache can refuse to store a render that depended on something its
+ * key leaves out (lib/cache-safety.ts). The URL's own parts (scheme, host,
+ * path, query string) are not recorded: they are the key.
  */
 import { decodeStrict } from './percent.js';
 
@@ -69,6 +76,66 @@ export function parseQuery(query: string, into: Record<string, string[]> = Objec
     (into[name] ??= []).push(value);
   }
   return into;
+}
+
+/**
+ * What each request's renders have read, by input name: a lower-case header
+ * name, `cookie:<name>`, `ip`, `args`, `session`; `headers` for the whole
+ * header object. Kept beside the request, not on it, so nothing a page does
+ * with the request object can hide or forge the record.
+ */
+const reads = new WeakMap<object, Set<string>>();
+const NOTHING_READ: ReadonlySet<string> = new Set();
+
+/** Records that the request's input `input` was read (see `readsOf` for the names). */
+export function recordRead(request: object, input: string): void {
+  let set = reads.get(request);
+  if (set === undefined) reads.set(request, (set = new Set()));
+  set.add(input);
+}
+
+/** The inputs of `request` read so far: header names, `cookie:<name>`, `ip`, `args`, `session`, `headers`. */
+export function readsOf(request: object): ReadonlySet<string> {
+  return reads.get(request) ?? NOTHING_READ;
+}
+
+/**
+ * Runs `fn` and answers its value with the inputs of `request` it read;
+ * those reads are kept out of the request's own record. The render cache
+ * uses it to learn what a key builder reads (those inputs are in the key),
+ * and the framework to read inputs for itself (a session cookie, a
+ * validation of the query) without charging them to the page.
+ */
+export function captureReads<T>(request: object, fn: () => T): { value: T; reads: ReadonlySet<string> } {
+  const saved = reads.get(request);
+  const fresh = new Set<string>();
+  reads.set(request, fresh);
+  try {
+    return { value: fn(), reads: fresh };
+  } finally {
+    if (saved === undefined) reads.delete(request);
+    else reads.set(request, saved);
+  }
+}
+
+/** `fn()`, with what it reads of `request` not recorded. */
+export function untracked<T>(request: object, fn: () => T): T {
+  return captureReads(request, fn).value;
+}
+
+/** Parses a Cookie header into its pairs; the first of two same-named cookies wins (RFC 6265 §5.4 order). */
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (header === undefined) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) value = value.slice(1, -1);
+    if (name !== '' && !out.has(name)) out.set(name, value);
+  }
+  return out;
 }
 
 const ABSOLUTE_FORM = /^https?:\/\//i;
@@ -173,8 +240,9 @@ export abstract class BaseRequest {
     return d;
   }
 
-  /** Query and form fields, decoded; parsed on first use. */
+  /** Query and form fields, decoded; parsed on first use. Recorded as the input `args`. */
   get args(): Record<string, string[]> {
+    recordRead(this, 'args');
     if (this.#args === undefined) {
       const a = parseQuery(this.query);
       if (this.#body !== undefined) for (const k in this.#body) (a[k] ??= []).push(...this.#body[k]!);
@@ -189,19 +257,43 @@ export abstract class BaseRequest {
     this.#args = undefined;
   }
 
-  /** A request header (case-insensitive); repeated headers are joined with ', '. */
+  /**
+   * A request header (case-insensitive); repeated headers are joined with
+   * ', '. Recorded as the input named by the lower-case header name.
+   */
   getHeader(name: string): string | undefined {
-    const v = this.#headers[name.toLowerCase()];
+    const k = name.toLowerCase();
+    recordRead(this, k);
+    return this.untrackedHeader(k);
+  }
+
+  /**
+   * A request header (`name` in lower case), not recorded as read: for the
+   * framework's own protocol work (conditional requests, the cache), whose
+   * reads never change what a page renders.
+   */
+  untrackedHeader(name: string): string | undefined {
+    const v = this.#headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
   }
 
+  /** Every request header; recorded as the input `headers` (all of them). */
   get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    recordRead(this, 'headers');
     return this.#headers;
   }
 
-  /** The Host header as sent (possibly with a port), or '' when absent. */
+  /** A cookie the client sent, or undefined; recorded as the input `cookie:<name>`. */
+  getCookie(name: string): string | undefined {
+    recordRead(this, `cookie:${name}`);
+    const v = this.#headers['cookie'];
+    return parseCookies(Array.isArray(v) ? v.join('; ') : v).get(name);
+  }
+
+  /** The Host header as sent (possibly with a port), or '' when absent. Part of the URL, so not recorded. */
   get host(): string {
-    return this.getHeader('host') ?? '';
+    const v = this.#headers['host'];
+    return (Array.isArray(v) ? v.join(', ') : v) ?? '';
   }
 
   isSecure(): boolean {
@@ -219,7 +311,9 @@ export abstract class BaseRequest {
     this.mountPath = '';
   }
 
+  /** The client's address; recorded as the input `ip`. */
   getClientIP(): string {
+    recordRead(this, 'ip');
     return this.#clientIP;
   }
 

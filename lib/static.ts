@@ -134,7 +134,7 @@ export class File implements Resource {
 
   /** A File for a path below this one, with the same settings and root (Nevow's `createSimilarFile`). */
   #similar(path: string): File {
-    const f = new File(path, this.defaultType, this.options);
+    const f = new File(path, this.defaultType, { ...this.options, ignoredExts: this.ignoredExts });
     f.indexNames = this.indexNames.slice();
     f.#root = this.#root;
     return f;

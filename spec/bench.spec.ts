@@ -81,7 +81,7 @@ describe('bench', function () {
 
   it('cache: loads raw, cached and uncached servers in child processes', async () => {
     const r = await cache.run({ tiny: true });
-    expect(r.results.map((x) => x.kind)).to.deep.equal(['raw', 'cached', 'uncached']);
+    expect(r.results.map((x) => x.kind)).to.deep.equal(['raw', 'cached', 'uncached', 'cached-br']);
     for (const row of r.results) {
       positive(row.requestsPerSecond);
       positive(row.cpuMicros);

@@ -119,6 +119,19 @@ class Worker {
     });
   }
 
+  /** Purges a tag (softly or not) through this worker's store; resolves with how many entries it purged. */
+  invalidateTag(tag: string, soft = false): Promise<number> {
+    return new Promise((resolve) => {
+      this.proc.once('message', (m: { invalidated: number }) => resolve(m.invalidated));
+      this.proc.send({ cmd: 'invalidateTag', tag, soft });
+    });
+  }
+
+  /** Makes this worker's renders throw (or not). */
+  setFailing(on: boolean): void {
+    this.proc.send({ cmd: 'fail', on });
+  }
+
   setRenderMs(ms: number): void {
     this.proc.send({ cmd: 'renderMs', ms });
   }
@@ -137,10 +150,10 @@ interface Answer { status: number; body: string; xcache: string; ms: number }
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** GET `path` from a worker, as the same virtual host whichever worker answers; fails after `timeout` ms. */
-function get(w: Worker, path: string, timeout = 10_000): Promise<Answer> {
+function get(w: Worker, path: string, timeout = 10_000, headers: Record<string, string> = {}): Promise<Answer> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: w.port, path, agent, headers: { host: HOST } }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port: w.port, path, agent, headers: { host: HOST, ...headers } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
@@ -590,6 +603,78 @@ describe('RedisCacheStore', function () {
   });
 
   describe('across processes', () => {
+
+    it('purges by tag in every process, local tiers included; a soft purge serves stale while one render refreshes', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '300', LOCAL: '100' });
+      for (const p of ['/one', '/two']) {
+        expect((await get(a, p)).xcache).to.equal('MISS');
+        expect((await get(b, p)).xcache).to.equal('HIT');
+      }
+      expect((await b.stats()).localSize).to.equal(2);
+      expect(await a.invalidateTag('path:/one')).to.equal(1);
+      await until('b\'s local tier to drop /one', async () => (await b.stats()).localSize === 1, 2_000, 5);
+      expect((await get(b, '/one')).xcache).to.equal('MISS');
+      expect((await get(b, '/two')).xcache).to.equal('HIT');
+      expect(await totalRenders([a, b])).to.equal(3);
+
+      // Soft: both pages are marked stale; a burst on both workers is answered
+      // with the old pages at once while one render per page refreshes them.
+      const old = (await get(a, '/two')).body;
+      expect(await b.invalidateTag('all', true)).to.equal(2);
+      await until('a\'s local tier to drop both', async () => (await a.stats()).localSize === 0, 2_000, 5);
+      const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => get(i % 2 ? a : b, '/two')));
+      for (const r of burst) {
+        expect(r.xcache).to.equal('STALE');
+        expect(r.body).to.equal(old);
+        expect(r.ms, 'not waiting for the refresh').to.be.below(300);
+      }
+      await until('the refresh to be stored', async () => (await get(a, '/two')).xcache === 'HIT', 5_000);
+      expect(await totalRenders([a, b])).to.equal(4);
+      const fresh = await get(b, '/two');
+      expect(fresh.body).to.not.equal(old);
+      expect(fresh.xcache).to.equal('HIT');
+    });
+
+    it('serves the stale page in both processes while renders fail (staleIfError), logging once each, and recovers', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '1', STALE_IF_ERROR: '60', RENDER_MS: '5' });
+      const first = await get(a, '/e');
+      a.setFailing(true);
+      b.setFailing(true);
+      // Real expiry (1 s): the entry is HIT until then, STALE after.
+      await until('the entry to expire', async () => (await get(b, '/e')).xcache === 'STALE', 5_000);
+      for (let i = 0; i < 5; i++) {
+        for (const w of [a, b]) {
+          const r = await get(w, '/e');
+          expect(r.status).to.equal(200);
+          expect(r.xcache).to.equal('STALE');
+          expect(r.body).to.equal(first.body);
+        }
+      }
+      for (const w of [a, b]) {
+        const errors = (await w.stats()).errors;
+        expect(errors.filter((e) => /staleIfError/.test(e)), errors.join('\n')).to.have.length(1);
+      }
+      a.setFailing(false);
+      b.setFailing(false);
+      const back = await get(a, '/e');
+      expect(back.xcache).to.equal('MISS');
+      expect(back.body).to.not.equal(first.body);
+    });
+
+    it('keys by cacheVary headers across processes', async () => {
+      const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '60', RENDER_MS: '5', CACHE_VARY: '["accept-language"]' });
+      const fr = await get(a, '/v', 10_000, { 'accept-language': 'fr' });
+      expect(fr.xcache).to.equal('MISS');
+      expect(fr.body).to.match(/for fr/);
+      expect((await get(b, '/v', 10_000, { 'accept-language': 'fr' })).xcache).to.equal('HIT');
+      const de = await get(b, '/v', 10_000, { 'accept-language': 'de' });
+      expect(de.xcache).to.equal('MISS');
+      expect(de.body).to.match(/for de/);
+      const deA = await get(a, '/v', 10_000, { 'accept-language': 'de' });
+      expect(deA.xcache).to.equal('HIT');
+      expect(deA.body).to.equal(de.body);
+      expect(await totalRenders([a, b])).to.equal(2);
+    });
 
     it('renders once for 100 concurrent requests over two processes on a cold key, and once more after expiry', async () => {
       const [a, b] = await twoWorkers({ CACHE_TIMEOUT: '1', RENDER_MS: '200' });

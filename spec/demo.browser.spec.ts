@@ -3,7 +3,8 @@
  * driven by playwright-core, against the site listening in-process on a
  * free port. It checks what only a browser shows: the streamed page is in
  * the DOM before its last part arrives, the form posts and follows the
- * redirect, and the home page renders (a screenshot).
+ * redirect, the home page renders (a screenshot), and two users logged in
+ * in two browser contexts never see each other's name, cached pages included.
  *
  * Without /usr/bin/chromium the suite is skipped, unless CI is set: then it
  * fails, so that a CI image without the browser cannot pass silently.
@@ -100,6 +101,36 @@ describe('demo site in Chromium', function () {
     }
   });
 
+  it('plots the cache metrics live, and a stampede of 40 requests shows as one render', async () => {
+    await page.goto(base + '/metrics-demo');
+    // The first poll of /metrics has filled the counters in.
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById('renders')?.textContent ?? ''));
+    const read = async (id: string) => Number(await page.locator('#' + id).textContent());
+    const renders = await read('renders');
+    const served = async () => (await read('waits')) + (await read('hits'));
+    const before = await served();
+    await page.click('#stampede');
+    await page.waitForFunction(() => /MISS/.test(document.getElementById('stampede-result')?.textContent ?? ''), undefined, { timeout: 20_000 });
+    // Chromium opens at most 6 connections to a host: 5 requests wait for
+    // the render, and those queued behind them find it stored.
+    const result = Object.fromEntries((await page.locator('#stampede-result').textContent())!.split(', ').map((p) => [p.split(' ')[0], Number(p.split(' ')[1])]));
+    expect(result.MISS).to.equal(1);
+    expect(result.WAIT).to.be.above(0);
+    expect((result.WAIT ?? 0) + (result.HIT ?? 0)).to.equal(39);
+    await page.waitForFunction((r) => Number(document.getElementById('renders')!.textContent) === r + 1, renders);
+    expect(await read('renders')).to.equal(renders + 1);
+    expect(await served()).to.equal(before + 39);
+    expect(await page.locator('#ratio').textContent()).to.match(/^\d+ %$/);
+    // The plot has been drawn on: some pixel of the canvas is not transparent.
+    const painted = await page.evaluate(() => {
+      const c = document.getElementById('plot') as HTMLCanvasElement;
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
+      return false;
+    });
+    expect(painted).to.equal(true);
+  });
+
   it('shows the first streamed items before the last one has arrived', async () => {
     await page.goto(base + '/stream', { waitUntil: 'commit' });
     await page.waitForSelector('#item-1', { state: 'attached', timeout: 5000 });
@@ -123,6 +154,83 @@ describe('demo site in Chromium', function () {
     expect((await post!.response())?.status()).to.equal(303);
     await page.waitForURL((url) => url.pathname === '/form/result');
     expect(await page.locator('#posted').textContent()).to.equal('Hello <b>world</b>');
+  });
+
+  it('keeps two users logged in in two browser contexts apart, on cached pages too', async function () {
+    // About 30 page loads in two contexts: 30-40 s on a busy 2-core machine.
+    this.timeout(150_000);
+    const names = ['Alice Quixote', 'Bob Zanzibar'];
+    const contexts = await Promise.all(names.map(() => browser.newContext()));
+    try {
+      const tabs = await Promise.all(contexts.map((c) => c.newPage()));
+      for (const [i, tab] of tabs.entries()) {
+        await tab.goto(base + '/login');
+        // The password is the one the page shows.
+        const password = (await tab.locator('#password').textContent())!;
+        await tab.fill('#username', names[i]!);
+        await tab.fill('#password-field', password);
+        await Promise.all([tab.waitForURL(base + '/hello'), tab.click('#login-form button[type="submit"]')]);
+        expect(await tab.locator('#greeting').textContent()).to.equal(`Hello, ${names[i]}!`);
+        const cookies = await contexts[i]!.cookies(base);
+        expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).to.deep.equal([['nevow_session', true, 'Lax', '/']]);
+        expect(await tab.evaluate(() => document.cookie), 'the session cookie is out of scripts\' reach').to.equal('');
+      }
+      const cachedAt = new Set<string>();
+      const helloCache: string[][] = [[], []];
+      // Interleaved, twice: each user's second visit of /hello is a hit of their own render; /cached is one render for both.
+      for (let round = 0; round < 2; round++) {
+        for (const [i, tab] of tabs.entries()) {
+          const other = names[1 - i]!;
+          // /forever rather than /cached: its one render cannot expire while this slow test runs.
+          for (const path of ['/hello', '/forever', '/cached', '/login', '/', '/form']) {
+            const response = await tab.goto(base + path);
+            expect(response?.status(), path).to.equal(200);
+            const text = await tab.locator('body').innerText();
+            expect(text, `${names[i]} on ${path}`).not.to.contain(other);
+            if (path === '/hello') {
+              expect(await tab.locator('#greeting').textContent()).to.equal(`Hello, ${names[i]}!`);
+              // The server's answer, not the browser's HTTP cache: the context's own cookies, no browser cache.
+              const direct = await contexts[i]!.request.get(base + path);
+              expect(await direct.text()).to.contain(`Hello, ${names[i]}!`).and.not.to.contain(other);
+              helloCache[i]!.push(direct.headers()['x-cache']!);
+            }
+            if (path === '/login') expect(await tab.locator('#user').textContent()).to.equal(names[i]);
+            if (path === '/forever') {
+              expect(text).not.to.contain(names[i]);
+              cachedAt.add((await tab.locator('#rendered-at').textContent())!);
+            }
+          }
+        }
+      }
+      // Each user's render of /hello was stored at login's redirect: every later answer is a hit of their own.
+      expect(helloCache).to.deep.equal([['HIT', 'HIT'], ['HIT', 'HIT']]);
+      expect(cachedAt.size, '/forever is one render for both users').to.equal(1);
+      // Logging out in one context leaves the other logged in.
+      await tabs[0]!.goto(base + '/login');
+      await Promise.all([tabs[0]!.waitForURL(base + '/login'), tabs[0]!.click('#logout-form button[type="submit"]')]);
+      expect(await tabs[0]!.locator('#login-form').count()).to.equal(1);
+      await tabs[1]!.goto(base + '/hello');
+      expect(await tabs[1]!.locator('#greeting').textContent()).to.equal(`Hello, ${names[1]}!`);
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+  });
+
+  it('refuses a form posted to the site from another origin (403)', async () => {
+    // A page on another origin (the same server under another host name) that posts to the demo's form.
+    await page.goto(base + '/login');
+    await page.fill('#username', 'Carol');
+    await page.fill('#password-field', (await page.locator('#password').textContent())!);
+    await Promise.all([page.waitForURL(base + '/hello'), page.click('#login-form button[type="submit"]')]);
+    const evil = base.replace('127.0.0.1', 'localhost');
+    await page.goto(evil + '/no/such/page');
+    await page.setContent(`<form id="f" method="post" action="${base}/form"><input name="message" value="forged"/></form>`);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url() === base + '/form'),
+      page.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit()),
+    ]);
+    expect(response.status()).to.equal(403);
+    expect(response.request().headers()['origin']).to.equal(evil);
   });
 
   it('answers 404 for an unknown page with the styled not-found page, whose link leads home', async () => {

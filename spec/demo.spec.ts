@@ -59,6 +59,8 @@ describe('demo site', () => {
       ['/form', [/<form id="message-form" class="card" method="post" action="\/form">/]],
       ['/form/result?message=hello', [/<strong id="posted">hello<\/strong>/]],
       ['/static/demo.css', [/ul\.demos/]],
+      ['/login', [/<form id="login-form"/, /<code id="password">nevow<\/code>/]],
+      ['/hello', [/<h1 id="greeting">Hello, stranger<\/h1>/]],
     ];
     for (const [uri, patterns] of pages) {
       it(uri, async () => {
@@ -172,6 +174,40 @@ describe('demo site', () => {
       const target = new globalThis.URL(String(post.sentHeaders?.['location']));
       const result = await ask(demo, target.pathname + target.search);
       expect(result.written).to.contain('<strong id="posted">(nothing)</strong>');
+    });
+  });
+
+  describe('sessions', () => {
+    /** Logs in through /__login__; answers the session cookie. */
+    async function login(name: string): Promise<string> {
+      const r = await ask(demo, '/__login__', { method: 'POST', body: `username=${name}&password=nevow&next=/hello` });
+      expect(r.code).to.equal(303);
+      expect(r.sentHeaders?.['location']).to.equal('/hello');
+      return String((r.sentHeaders?.['set-cookie'] as string[])[0]).split(';')[0]!;
+    }
+
+    it('greets each logged-in user on /hello, one cached render per session', async () => {
+      const alice = await login('alice');
+      const bob = await login('bob');
+      const get = (cookie: string) => { const r = new FakeRequest({ uri: '/hello', headers: { host: 'localhost', cookie } }); return demo.site.handleRequest(r).then(() => r); };
+      const answers = [await get(alice), await get(bob), await get(alice)];
+      expect(answers.map((r) => /<h1 id="greeting">([^<]*)</.exec(r.written)?.[1])).to.deep.equal(['Hello, alice!', 'Hello, bob!', 'Hello, alice!']);
+      expect(answers.map((r) => r.sentHeaders?.['x-cache'])).to.deep.equal(['MISS', 'MISS', 'HIT']);
+    });
+
+    it('refuses (403) a logged-in user\'s form POST without the form token, and one sent from another site', async () => {
+      const alice = await login('alice');
+      const post = (headers: Record<string, string>, body: string) => {
+        const r = new FakeRequest({ uri: '/form', method: 'POST', headers: { host: 'localhost', 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+        return demo.site.handleRequest(r).then(() => r);
+      };
+      expect((await post({ cookie: alice }, 'message=forged')).code).to.equal(403);
+      expect((await post({ origin: 'http://evil.example' }, 'message=forged')).code).to.equal(403);
+      const form = new FakeRequest({ uri: '/form', headers: { host: 'localhost', cookie: alice } });
+      await demo.site.handleRequest(form);
+      const token = /name="__csrf__" value="([^"]+)"/.exec(form.written)?.[1];
+      expect(token).to.be.a('string');
+      expect((await post({ cookie: alice }, `message=hi&__csrf__=${token}`)).code).to.equal(303);
     });
   });
 

@@ -599,15 +599,16 @@ describe('hardening', function () {
       await expectHealthy();
     });
 
-    it('serves the first user\'s page to the next one with the default key (the URL only): documented, not a bug', async () => {
+    it('never serves the first user\'s page to the next one with the default key: the render read a cookie, so it is not stored', async () => {
       const r = new Home();
       r.putChild('greeting', new Greeting());
       await serve(r);
       const alice = await get(port, '/greeting', { cookie: 'user=alice' });
       const bob = await get(port, '/greeting', { cookie: 'user=bob' });
       expect(alice.body).to.equal('hello alice');
-      expect(bob.body).to.equal('hello alice');
-      expect(bob.headers['x-cache']).to.equal('HIT');
+      expect(bob.body).to.equal('hello bob');
+      expect([alice.headers['x-cache'], bob.headers['x-cache']]).to.deep.equal(['BYPASS', 'BYPASS']);
+      expect(log.args.map((a) => a[1])).to.deep.equal(['cache safety']);
       await expectHealthy();
     });
 

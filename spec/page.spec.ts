@@ -195,7 +195,7 @@ describe('FlattenIntegrationTests (nevow test_element)', () => {
       @renderer who(request: { uri: string } | null, tag: Tag) { return tag.add(request?.uri ?? 'nobody'); }
     }
     class Home extends Page {
-      override docFactory = stan(T.div(new Greeting(stan(T.span({ render: 'who' })))));
+      override docFactory = stan(T.div(new Greeting(stan(T.span({ render: directive('who') })))));
     }
     const request = new FakeRequest({ uri: '/?x=1' });
     await new NevowSite(new Home()).handleRequest(request);
@@ -205,6 +205,6 @@ describe('FlattenIntegrationTests (nevow test_element)', () => {
   it('renderer() without decorators marks a function assigned to the prototype', async () => {
     class Plain extends Element {}
     (Plain.prototype as unknown as Record<string, unknown>).hello = renderer(function (_r: unknown, tag: Tag) { return tag.add('hi'); });
-    expect(await render(new Plain(stan(T.b({ render: 'hello' }))))).to.equal('<b>hi</b>');
+    expect(await render(new Plain(stan(T.b({ render: directive('hello') }))))).to.equal('<b>hi</b>');
   });
 });
