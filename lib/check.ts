@@ -21,7 +21,7 @@
 import { WovenContext } from './context.js';
 import { Fragment, Page, isResource, type Resource } from './rend.js';
 import { Compiled, Directive, Hole, Slot, Tag, describeTag, isPlainObject } from './stan.js';
-import { parseDirective } from './accessors.js';
+import { NOT_FOUND, containerChild, parseDirective } from './accessors.js';
 import { findMethod } from './names.js';
 import { didYouMean, suggestions } from './suggest.js';
 
@@ -91,9 +91,8 @@ function isContainer(v: unknown): boolean {
 }
 
 function hasKey(container: unknown, key: string): boolean {
-  if (container instanceof Map) return container.has(key);
-  if (Array.isArray(container)) return Number.isInteger(Number(key)) && Number(key) >= 0 && Number(key) < container.length;
-  return isContainer(container) && Object.prototype.hasOwnProperty.call(container, key);
+  // The render's own lookup (indices, slices, keys); a CONTAINER needs a render to answer.
+  return isContainer(container) && containerChild(container, key) !== NOT_FOUND;
 }
 
 function position(t: Tag | Slot): string | undefined {

@@ -17,9 +17,19 @@ export interface Interface<T> {
   readonly __type?: T;
 }
 
+// Every token iface() made: how a `remember` special tells a token from data.
+const tokens = new WeakSet<object>();
+
 /** Makes a new interface token. Two calls make two distinct tokens. */
 export function iface<T>(name: string): Interface<T> {
-  return Object.freeze({ name });
+  const token = Object.freeze({ name });
+  tokens.add(token);
+  return token;
+}
+
+/** Whether `v` is a token made by `iface`. */
+export function isInterface(v: unknown): v is Interface<unknown> {
+  return v !== null && typeof v === 'object' && tokens.has(v);
 }
 
 /** Raised by `locate` when no context on the chain remembers the interface. */
@@ -77,6 +87,32 @@ export class WovenContext {
   constructor(parent: WovenContext | null = null, tag: Tag | null = null) {
     this.parent = parent;
     this.tag = tag;
+    // The tag's `remember` special (Nevow's WovenContext does the same when made for a tag).
+    if (tag !== null && tag.remember !== undefined) rememberSpecial(this, tag.remember);
+  }
+
+  /**
+   * The dotted path of the `key` specials of the tags around this context
+   * (Nevow's `ctx.key`): `one`, then `one.two` inside a tag keyed `two`; a
+   * tag without a key has its parent's. '' when no tag above has a key.
+   */
+  get key(): string {
+    let key = '';
+    for (let c: WovenContext | null = this; c !== null; c = c.parent) {
+      const k = c.tag?.key;
+      if (k !== undefined && k !== '') key = key === '' ? k : k + '.' + key;
+    }
+    return key;
+  }
+
+  /**
+   * The request argument `name`'s first value (Nevow's `ctx.arg`), or
+   * `fallback` when the request has none; throws KeyError outside a request.
+   */
+  arg(name: string, fallback: string | null = null): string | null {
+    const args = (this.locate(IRequest) as { args?: Record<string, readonly string[]> }).args;
+    const values = args !== undefined && Object.prototype.hasOwnProperty.call(args, name) ? args[name] : undefined;
+    return values !== undefined && values.length > 0 ? values[0]! : fallback;
   }
 
   /** Remembers `obj` under `key` on this link. Returns this context. */
@@ -96,11 +132,37 @@ export class WovenContext {
     return this;
   }
 
-  /** The nearest remembered object for `key`; throws KeyError when absent. */
-  locate<T>(key: Interface<T>): T {
-    const found = this.lookup(key, NOT_FOUND);
-    if (found === NOT_FOUND) throw new KeyError(key.name);
-    return found as T;
+  /**
+   * The nearest remembered object for `key`; throws KeyError when absent.
+   * `depth` 2 skips the nearest and answers the one remembered further out,
+   * and so on; a negative depth counts from the outermost (-1), as Nevow's.
+   */
+  locate<T>(key: Interface<T>, depth = 1): T {
+    if (depth === 1) {
+      const found = this.lookup(key, NOT_FOUND);
+      if (found === NOT_FOUND) throw new KeyError(key.name);
+      return found as T;
+    }
+    if (!Number.isInteger(depth) || depth === 0) throw new RangeError(`locate(${key.name}, ${depth}): depth is a non-zero integer`);
+    const all: unknown[] = [];
+    for (let c: WovenContext | null = this; c !== null; c = c.parent) {
+      const found = c.#own(key);
+      if (found !== NOT_FOUND) {
+        all.push(found);
+        if (all.length === depth) return found as T;
+      }
+    }
+    const i = depth < 0 ? all.length + depth : -1;
+    if (i < 0) throw new KeyError(`${key.name} at depth ${depth} (${all.length} remembered)`);
+    return all[i] as T;
+  }
+
+  /** What this link itself remembers for `key`, or NOT_FOUND. */
+  #own(key: Interface<unknown>): unknown {
+    if (key === IData) return this.#hasData ? this.#data : NOT_FOUND;
+    const r = this.#remembered;
+    if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1];
+    return NOT_FOUND;
   }
 
   /** Like `locate`, but returns `fallback` instead of throwing. */
@@ -167,6 +229,18 @@ export class WovenContext {
       }
     }
     return fallback;
+  }
+}
+
+/** Remembers what a tag's `remember` special holds: `[obj, IFoo]` or a list of such pairs. */
+function rememberSpecial(ctx: WovenContext, spec: unknown): void {
+  const pairs = Array.isArray(spec) && spec.length === 2 && isInterface(spec[1]) ? [spec] : spec;
+  if (!Array.isArray(pairs)) throw new TypeError(`a remember special is [obj, iface] or a list of them, not ${typeof spec}`);
+  for (const p of pairs) {
+    if (!Array.isArray(p) || p.length !== 2 || !isInterface(p[1])) {
+      throw new TypeError('a remember special is [obj, iface] or a list of them, each iface made by iface(name)');
+    }
+    ctx.remember(p[0], p[1]);
   }
 }
 

@@ -11,8 +11,10 @@ export type { Renderable, RenderFunction, SelfRendering, Specials, TagFactory } 
 export {
   iface, KeyError, WovenContext, PageContext, RequestContext, SiteContext,
   IRequest, IData, IRenderer, IRendererFactory, IMacroFactory, IResource,
-  ICurrentSegments, IRemainingSegments, ISite,
+  ICurrentSegments, IRemainingSegments, ISite, isInterface,
 } from './context.js';
+export { GETTABLE, CONTAINER, resolveData as convertToData } from './accessors.js';
+export type { Gettable, Container } from './accessors.js';
 export type { Interface, RenderContext, Renderer } from './context.js';
 export { flattenFactory, flatten, flattenSync, precompile, escapeText, escapeAttribute } from './flat/index.js';
 export { FlattenerError, MissingRenderMethod, MissingDocumentFactory, DataNotFound, MissingMacroMethod, UnfilledSlot, RenderTimeout } from './errors.js';
@@ -23,7 +25,7 @@ export {
   TemplateError, TemplateNotFound, NEVOW_NS, templateParsers, clearTemplateCache, parseXml, parseHtml,
 } from './loaders.js';
 export type { LoaderOptions, TemplateOptions, StringTemplateOptions, FileTemplateOptions, ParseOptions } from './loaders.js';
-export { Fragment, Page, NotFound, FourOhFour, ICanHandleNotFound, ICanHandleException, cacheStatus, isResource } from './rend.js';
+export { Fragment, Page, sequence, mapping, string, data, NotFound, FourOhFour, ICanHandleNotFound, ICanHandleException, cacheStatus, isResource } from './rend.js';
 export { Data, URLRedirect, asResource } from './resource.js';
 export { findMethod } from './names.js';
 export type { Resource, ChildResult, DocFactory, Preprocessor, CacheStatus, NotFoundHandler, ExceptionHandler } from './rend.js';

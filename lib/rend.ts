@@ -28,7 +28,7 @@ import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } f
 import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
 import { suggestions } from './suggest.js';
 import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
-import { parseDirective } from './accessors.js';
+import { CONTAINER, GETTABLE, dataFactoryChild, parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
 import { defaultCacheStore, type CacheEntry, type CacheStore, type InvalidateTagOptions } from './cache.js';
@@ -119,6 +119,19 @@ export class Fragment {
     return watchResult(args.length > 0 ? m.apply(this, args) : (m as RenderFunction), name);
   }
 
+  /**
+   * As data, a Fragment stands for its `original` (Nevow's IGettable): its
+   * renderers and data methods receive the original, never the Fragment.
+   */
+  [GETTABLE](): unknown {
+    return this.original;
+  }
+
+  /** A data directive while this Fragment is the data in scope: `data_<name>`, else a key of `original` (DataFactory.child). */
+  [CONTAINER](ctx: WovenContext, name: string): unknown {
+    return dataFactoryChild(this, ctx, name);
+  }
+
   /** Remembers this fragment as renderer, renderer factory, macro factory and data. */
   rememberStuff(ctx: WovenContext): void {
     ctx.remember(this, IRenderer);
@@ -144,49 +157,19 @@ export class Fragment {
     return c as unknown as Renderable;
   }
 
-  /**
-   * Renders each item of the data with the `item` patterns (cycling), with
-   * `divider` between items, `header`s first, `footer`s last, and `empty`
-   * instead when there are no items.
-   */
+  /** The standard `sequence` renderer (see `sequence`). */
   render_sequence(ctx: RenderContext, data: unknown): Renderable {
-    const tag = ctx.tag;
-    const headers = tag.allPatterns('header');
-    const footers = tag.allPatterns('footer');
-    const items: Renderable[] = [];
-    if (!isIterable(data)) throw misuse(this, ctx, 'sequence', data, 'a list or other iterable');
-    const list = Array.isArray(data) ? data : Array.from(data);
-    if (list.length === 0) items.push(tag.allPatterns('empty'));
-    else {
-      const item = tag.patternGenerator('item');
-      // Dividers only when the template has some (Nevow made an empty one per item).
-      const divider = tag.allPatterns('divider').length > 0 ? tag.patternGenerator('divider') : null;
-      for (let i = 0; i < list.length; i++) {
-        if (i > 0 && divider !== null) items.push(divider({ data: list[i - 1] }));
-        const t = item();
-        t.data = list[i];
-        t.fresh = true;
-        items.push(t);
-      }
-    }
-    tag.clear();
-    return tag.add(headers, items, footers);
+    return sequence(ctx, data);
   }
 
-  /** Fills the tag's slots from the data's keys (a plain object or Map). */
+  /** The standard `mapping` renderer (see `mapping`). */
   render_mapping(ctx: RenderContext, data: unknown): Renderable {
-    if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(this, ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
-    const entries = data instanceof Map ? data.entries() : Object.entries(data);
-    for (const [k, v] of entries) ctx.fillSlots(String(k), v);
-    return ctx.tag;
+    return mapping(ctx, data);
   }
 
-  /** Replaces the tag's content with the data as text. */
+  /** The standard `string` renderer (see `string`). */
   render_string(ctx: RenderContext, data: unknown): Renderable {
-    const text = String(data);
-    // An object without its own toString would show as "[object Object]": never what was meant.
-    if (typeof data === 'object' && data !== null && text.startsWith('[object ')) throw misuse(this, ctx, 'string', data, 'text, a number or an object with its own toString()');
-    return ctx.tag.clear().add(text);
+    return string(ctx, data);
   }
 
   /** Replaces the tag's content with the data as trusted markup. */
@@ -194,10 +177,64 @@ export class Fragment {
     return ctx.tag.clear().add(xml(String(data)));
   }
 
-  /** Replaces the tag's content with the data, rendered. */
-  render_data(ctx: RenderContext, data: unknown): Renderable {
-    return ctx.tag.clear().add(data as Renderable);
+  /** The standard `data` renderer (see `data`). */
+  render_data(ctx: RenderContext, data_: unknown): Renderable {
+    return data(ctx, data_);
   }
+}
+
+// ---- the standard renderers (nevow.rend.sequence, mapping, string, data) ----
+// Usable as values, `T.ul({ render: sequence, data: rows })`, as Nevow's
+// `render=rend.sequence`; every Fragment also answers them by name.
+
+/**
+ * Renders each item of the data with the `item` patterns (cycling), with
+ * `divider` between items, `header`s first, `footer`s last, and `empty`
+ * instead when there are no items.
+ */
+export function sequence(ctx: RenderContext, data: unknown): Renderable {
+  const tag = ctx.tag;
+  const headers = tag.allPatterns('header');
+  const footers = tag.allPatterns('footer');
+  const items: Renderable[] = [];
+  if (!isIterable(data)) throw misuse(ctx, 'sequence', data, 'a list or other iterable');
+  const list = Array.isArray(data) ? data : Array.from(data);
+  if (list.length === 0) items.push(tag.allPatterns('empty'));
+  else {
+    const item = tag.patternGenerator('item');
+    // Dividers only when the template has some (Nevow made an empty one per item).
+    const divider = tag.allPatterns('divider').length > 0 ? tag.patternGenerator('divider') : null;
+    for (let i = 0; i < list.length; i++) {
+      if (i > 0 && divider !== null) items.push(divider({ data: list[i - 1] }));
+      const t = item();
+      t.data = list[i];
+      t.fresh = true;
+      items.push(t);
+    }
+  }
+  tag.clear();
+  return tag.add(headers, items, footers);
+}
+
+/** Fills the tag's slots from the data's keys (a plain object or Map). */
+export function mapping(ctx: RenderContext, data: unknown): Renderable {
+  if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
+  const entries = data instanceof Map ? data.entries() : Object.entries(data);
+  for (const [k, v] of entries) ctx.fillSlots(String(k), v);
+  return ctx.tag;
+}
+
+/** Replaces the tag's content with the data as text. */
+export function string(ctx: RenderContext, data: unknown): Renderable {
+  const text = String(data);
+  // An object without its own toString would show as "[object Object]": never what was meant.
+  if (typeof data === 'object' && data !== null && text.startsWith('[object ')) throw misuse(ctx, 'string', data, 'text, a number or an object with its own toString()');
+  return ctx.tag.clear().add(text);
+}
+
+/** Replaces the tag's content with the data, rendered. */
+export function data(ctx: RenderContext, data: unknown): Renderable {
+  return ctx.tag.clear().add(data as Renderable);
 }
 
 export type { CacheStatus } from './cache-flight.js';
@@ -208,10 +245,11 @@ function isIterable(v: unknown): v is Iterable<unknown> {
 }
 
 /** A standard renderer given data it cannot use: names the renderer, the class, the template position. */
-function misuse(owner: object, ctx: WovenContext, renderer: string, data: unknown, wanted: string): TypeError {
+function misuse(ctx: WovenContext, renderer: string, data: unknown, wanted: string): TypeError {
+  const owner = ctx.lookup(IRenderer, undefined) as object | undefined;
   const shown = data === null || data === undefined ? String(data) : typeof data === 'object' ? `a ${data.constructor?.name ?? 'Object'}` : `${typeof data} ${JSON.stringify(data)?.slice(0, 40)}`;
   const hint = data === undefined ? ' (no data in scope: give the tag a data directive)' : '';
-  return new TypeError(`render="${renderer}" of ${owner.constructor.name}${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}: the data is ${shown}, not ${wanted}${hint}`);
+  return new TypeError(`render="${renderer}"${owner === undefined ? '' : ` of ${owner.constructor.name}`}${ctx.tag ? ` at ${describeTag(ctx.tag)}` : ''}: the data is ${shown}, not ${wanted}${hint}`);
 }
 
 /** MissingRenderMethod with the nearest names the class does define. */

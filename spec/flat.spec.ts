@@ -386,13 +386,14 @@ describe('flatten', () => {
       await assertFlattensTo(tree, '<div><p><b>"Ann"</b><i><span>"admin"</span></i><u><em>"y"</em></u></p></div>');
     });
 
-    it('prefers data_<name> to a key of the data in scope', async () => {
+    it('asks the data in scope before data_<name> (as Nevow), and data_<name> when the data has no such key', async () => {
       class P extends FakeFragment {
         data_name() {
           return 'method';
         }
       }
-      await assertFlattensTo(T.div({ data: { name: 'key' } }, T.p({ data: directive('name') }, show)), '<div><p>"method"</p></div>', within(new P()));
+      await assertFlattensTo(T.div({ data: { name: 'key' } }, T.p({ data: directive('name') }, show)), '<div><p>"key"</p></div>', within(new P()));
+      await assertFlattensTo(T.div({ data: { other: 'key' } }, T.p({ data: directive('name') }, show)), '<div><p>"method"</p></div>', within(new P()));
     });
 
     it('rejects an unknown name with DataNotFound naming the name and the class', async () => {

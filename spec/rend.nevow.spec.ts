@@ -10,6 +10,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import {
+  Fragment, WovenContext as Ctx, IData, IRendererFactory, directive, slot, loaders, flatten, sequence, data as dataRenderer,
   T, precompile, Page, FourOhFour, ICanHandleNotFound, ICanHandleException, NevowSite, FakeRequest, URL, here, iface,
   type DocFactory, type Renderable, type WovenContext,
 } from '../lib/index.js';
@@ -264,5 +265,147 @@ describe('ICanHandleException (nevow appserver.processingFailed)', () => {
     await done;
     expect(request.written).to.equal('<div><p>before</p><div class="error">[[ERROR]]</div>');
     expect(request.aborted).to.equal(true);
+  });
+});
+
+describe('TestPage (nevow test_rend)', () => {
+  it('test_component: a Fragment\'s renderers receive its original as data', async () => {
+    class Data {
+      foo = 'foo';
+      bar = 'bar';
+    }
+    class Component extends Fragment {
+      render_foo(_ctx: Ctx, data: Data) { return T.strong(data.foo); }
+      render_bar(_ctx: Ctx, data: Data) { return data.bar; }
+      override docFactory = loaders.stan(T.p(this.render_foo, ' ', this.render_bar));
+    }
+    class P extends Page {
+      override docFactory = loaders.stan(T.div(new Component(new Data())));
+    }
+    expect(await new P().renderString()).to.equal('<div><p><strong>foo</strong> bar</p></div>');
+  });
+
+  it('test_noData: a Page without an original gives its renderers no data, not the Page', async () => {
+    const seen: unknown[] = [];
+    class R extends Page {
+      override docFactory = loaders.xmlstr('<p xmlns:nevow="http://nevow.com/ns/nevow/0.1" nevow:render="foo"></p>');
+      render_foo(ctx: Ctx, data: unknown) {
+        seen.push(data);
+        return ctx.tag!.clear().add(data as Renderable);
+      }
+    }
+    expect(await new R().renderString()).to.equal('<p></p>');
+    expect(seen).to.deep.equal([undefined]);
+  });
+
+  it('test_stanData: a data function and render=directive("sequence") with render=String items', async () => {
+    class R extends Page {
+      override docFactory = loaders.stan(T.ul({ data: () => ['one', 'two', 'three'], render: directive('sequence') },
+        T.li({ pattern: 'item' }, T.span({ render: String }))));
+    }
+    expect(await new R().renderString()).to.equal('<ul><li>one</li><li>two</li><li>three</li></ul>');
+  });
+
+  it('test_stanDataAndRender: a row renderer fills slots from each item', async () => {
+    class R extends Page {
+      render_row(ctx: Ctx, data: string[]) {
+        ctx.fillSlots('english', data[0]);
+        ctx.fillSlots('french', data[1]);
+        return ctx.tag;
+      }
+      override docFactory = loaders.stan(T.table({ data: () => [['one', 'un/une'], ['two', 'deux'], ['three', 'trois']], render: directive('sequence') },
+        T.tr({ pattern: 'header' }, T.th('English'), T.th('French')),
+        T.tr({ pattern: 'item', render: directive('row') }, T.td(slot('english')), T.td(slot('french')))));
+    }
+    expect(await new R().renderString()).to.equal('<table><tr><th>English</th><th>French</th></tr><tr><td>one</td><td>un/une</td></tr><tr><td>two</td><td>deux</td></tr><tr><td>three</td><td>trois</td></tr></table>');
+  });
+
+  it('data="person" then data="name": the data in scope answers before the page\'s data_* (DataFactory.child)', async () => {
+    class R extends Page {
+      data_person() { return { name: 'Ann', tags: ['a', 'b', 'c', 'd'] }; }
+      data_name() { return 'the page\'s name'; }
+      data_title() { return 'T'; }
+      override docFactory = loaders.xmlstr(`<div xmlns:n="http://nevow.com/ns/nevow/0.1" n:data="person">
+<b n:data="name" n:render="string"/><i n:data="title" n:render="string"/><ul n:data="tags"><li n:data="1:3" n:render="sequence"><n:invisible n:pattern="item" n:render="string"/></li></ul></div>`);
+    }
+    expect(await new R().renderString()).to.equal('<div>\n<b>Ann</b><i>T</i><ul><li>bc</li></ul></div>');
+  });
+});
+
+describe('TestStandardRenderers (nevow test_rend)', () => {
+  it('test_data: render=data (the exported renderer) replaces the content with the data', async () => {
+    const ctx = new Ctx();
+    ctx.remember('foo', IData);
+    expect(await flatten(T.p({ render: dataRenderer }), ctx)).to.equal('<p>foo</p>');
+    ctx.remember('\u00a3', IData);
+    expect(await flatten(T.p({ render: dataRenderer }), ctx)).to.equal('<p>\u00a3</p>');
+    ctx.remember([1, 2, 3, 4, 5], IData);
+    expect(await flatten(T.p({ render: dataRenderer }), ctx)).to.equal('<p>12345</p>');
+    ctx.remember({ foo: 'bar' }, IData);
+    expect(await flatten(T.p({ data: directive('foo'), render: dataRenderer }), ctx)).to.equal('<p>bar</p>');
+  });
+
+  it('sequence as a value renders without any Fragment in scope', async () => {
+    expect(await flatten(T.ul({ data: ['a', 'b'], render: sequence }, T.li({ pattern: 'item' }, String)))).to.equal('<ul><li>a</li><li>b</li></ul>');
+  });
+});
+
+describe('TestRenderFactory (nevow test_rend)', () => {
+  it('test_dataRenderer: render="data" on a renderer factory', async () => {
+    const ctx = new Ctx();
+    ctx.remember(new Fragment(), IRendererFactory);
+    expect(await flatten(T.p({ data: 'foo', render: directive('data') }), ctx)).to.equal('<p>foo</p>');
+  });
+});
+
+describe('TestMacro (nevow test_rend)', () => {
+  it('test_macro: one template, each page\'s own macro_content', () => {
+    const doc = '<html xmlns:n="http://nevow.com/ns/nevow/0.1"><body><n:invisible n:macro="content"/></body></html>';
+    class Base extends Page {
+      override docFactory = loaders.xmlstr(doc);
+    }
+    class Page1 extends Base {
+      macro_content() { return T.p('Page1'); }
+    }
+    class Page2 extends Base {
+      macro_content() { return T.p('Page2'); }
+    }
+    expect(new Page1().renderSynchronously()).to.equal('<html><body><p>Page1</p></body></html>');
+    expect(new Page2().renderSynchronously()).to.equal('<html><body><p>Page2</p></body></html>');
+  });
+
+  it('test_macroInsideSpecialScope: a macro under a renderer expands as one outside it', () => {
+    class Base extends Page {
+      macro_content() { return T.p('content'); }
+    }
+    class Page1 extends Base {
+      render_foo(ctx: Ctx) { return ctx.tag; }
+      override docFactory = loaders.stan(T.html(T.body({ render: directive('foo') }, T.p({ macro: directive('content') }))));
+    }
+    class Page2 extends Base {
+      override docFactory = loaders.stan(T.html(T.body(T.p({ macro: directive('content') }))));
+    }
+    expect(new Page1().renderSynchronously()).to.equal(new Page2().renderSynchronously());
+  });
+});
+
+describe('MacroFactory (nevow rend.py)', () => {
+  it('a parameterised macro "m x,y" calls macro_m(ctx, "x", "y"), in stan and in XML templates', () => {
+    class P extends Page {
+      macro_pair(ctx: Ctx, a: string, b: string) { return T.p({ class: ctx.tag!.tagName }, a, '+', b); }
+      override docFactory: DocFactory = loaders.xmlstr('<div xmlns:n="http://nevow.com/ns/nevow/0.1"><span n:macro="pair x, y"/></div>');
+    }
+    expect(new P().renderSynchronously()).to.equal('<div><p class="span">x+y</p></div>');
+    class Q extends P {
+      override docFactory = loaders.stan(T.div(T.b({ macro: directive('pair 1,2') })));
+    }
+    expect(new Q().renderSynchronously()).to.equal('<div><p class="b">1+2</p></div>');
+  });
+
+  it('a missing parameterised macro names the macro, not its arguments', () => {
+    class P extends Page {
+      override docFactory = loaders.stan(T.div(T.b({ macro: directive('nope 1,2') })));
+    }
+    expect(() => new P().renderSynchronously()).to.throw(/no macro 'nope' \(macro_nope\) on P/);
   });
 });

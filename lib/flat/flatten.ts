@@ -37,7 +37,7 @@ import {
   type Renderable,
 } from '../stan.js';
 import { FlattenerError, UnfilledSlot } from '../errors.js';
-import { NOT_FOUND, owner, resolveData, resolveMacro, resolveRenderer, typeName } from '../accessors.js';
+import { NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
 
 /** Escaping modes of a frame. */
@@ -443,7 +443,7 @@ class Flattener {
 
   /** Calls `fn` as a renderer in `f`'s context and flattens its result there. */
   call(fn: Function, f: Scope): void {
-    this.push([fn.call(owner(f.ctx), f.ctx, f.ctx.lookup(IData, undefined))], f);
+    this.push([callRenderer(fn, f.ctx)], f);
   }
 
   /** Flattens one non-string item of frame `f`. */
@@ -511,18 +511,18 @@ class Flattener {
     if (f.mode !== TEXT && t.tagName !== '') {
       throw new TypeError(`tag <${t.tagName}> cannot be rendered inside ${f.mode === ATTRIBUTE ? 'an attribute value' : `<${f.tag?.tagName}>`}`);
     }
-    if (t.render === undefined && t.data === undefined && t.macro === undefined && t.slotData === null) return this.markup(t, f.ctx, f);
+    if (t.render === undefined && t.data === undefined && t.macro === undefined && t.slotData === null && t.key === undefined && t.remember === undefined) return this.markup(t, f.ctx, f);
     if (t.macro !== undefined) return this.macro(t, f);
     // A tag with specials or slot fillings gets its own context, unless it
     // is the tag of the context it is met in (a renderer returned ctx.tag).
     const ctx = f.ctx.tag === t ? f.ctx : new WovenContext(f.ctx, t);
     const data = t.data;
-    // Only a function or a directive runs code (accessors.ts): with a literal
+    // Only a function or a directive runs code (accessors.ts), and only the remember special adds to the context: with a literal
     // or no data, nothing but this flattener has seen the new context yet.
-    const unseen = ctx !== f.ctx && typeof data !== 'function' && !(data instanceof Directive);
+    const unseen = ctx !== f.ctx && t.remember === undefined && typeof data !== 'function' && !(data instanceof Directive);
     if (data === undefined) return this.rendered(t, ctx, f, unseen);
     this.current = t;
-    const value = resolveData(data, ctx, ctx.lookup(IData, undefined));
+    const value = resolveData(data, ctx);
     this.current = null;
     if (value !== null && typeof value === 'object' && isThenable(value)) {
       return this.suspend(value, (v) => {
@@ -566,7 +566,7 @@ class Flattener {
         this.#rOwner = self;
       }
     }
-    const result = fn.call(self, ctx, ctx.lookup(IData, undefined));
+    const result = callRenderer(fn, ctx, self);
     this.current = null;
     // `return ctx.tag` is the usual answer: write it at once.
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
@@ -688,7 +688,7 @@ class Precompiler extends Flattener {
 
   override tag(t: Tag, f: Scope): void {
     // Patterns are kept, with their own children precompiled, for pattern search.
-    if (t.pattern !== undefined || t.render !== undefined || t.data !== undefined || t.macro !== undefined || t.slotData !== null) {
+    if (t.pattern !== undefined || t.render !== undefined || t.data !== undefined || t.macro !== undefined || t.slotData !== null || t.key !== undefined || t.remember !== undefined) {
       return this.keepTag(t, f);
     }
     if (t.tagName !== '' && f.mode === TEXT) {
