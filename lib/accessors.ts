@@ -219,9 +219,9 @@ export function takesDataOnly(fn: Function): boolean {
  * one-parameter function with the data only, anything else as
  * `fn(ctx, data)` with `this` the Fragment or Page rendering.
  */
-export function callRenderer(fn: Function, ctx: WovenContext, self: unknown = owner(ctx)): unknown {
+export function callRenderer(fn: Function, ctx: WovenContext, self: unknown = owner(ctx), dataOnly = takesDataOnly(fn)): unknown {
   const data = currentData(ctx);
-  return takesDataOnly(fn) ? fn(data) : fn.call(self, ctx, data);
+  return dataOnly ? fn(data) : fn.call(self, ctx, data);
 }
 
 /** The render function given or named by a tag's `render` special. */

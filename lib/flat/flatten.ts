@@ -37,7 +37,7 @@ import {
   type Renderable,
 } from '../stan.js';
 import { FlattenerError, UnfilledSlot } from '../errors.js';
-import { NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, typeName } from '../accessors.js';
+import { NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
 
 /** Escaping modes of a frame. */
@@ -201,6 +201,7 @@ class Flattener {
   #rParent: WovenContext | null = null;
   #rFn: Function | null = null;
   #rOwner: unknown = undefined;
+  #rDataOnly = false;
 
   constructor(root: unknown, scope: Scope, readonly writer: Writer | null) {
     this.stack.push(Frame.list([root], scope));
@@ -553,20 +554,24 @@ class Flattener {
     this.current = t;
     let fn: Function;
     let self: unknown;
+    let dataOnly: boolean;
     if (unseen && spec === this.#rSpec && ctx.parent === this.#rParent) {
       fn = this.#rFn!;
       self = this.#rOwner;
+      dataOnly = this.#rDataOnly;
     } else {
       fn = resolveRenderer(spec, ctx);
       self = owner(ctx);
+      dataOnly = takesDataOnly(fn);
       if (unseen) {
         this.#rSpec = spec;
         this.#rParent = ctx.parent;
         this.#rFn = fn;
         this.#rOwner = self;
+        this.#rDataOnly = dataOnly;
       }
     }
-    const result = callRenderer(fn, ctx, self);
+    const result = callRenderer(fn, ctx, self, dataOnly);
     this.current = null;
     // `return ctx.tag` is the usual answer: write it at once.
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
