@@ -20,21 +20,12 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { CacheEntry } from '../lib/index.js';
 import { RedisCacheStore } from '../lib/redis.js';
+import { freePort } from './helpers.js';
 
 const HAVE_REDIS = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
 const WORKER = fileURLToPath(new URL('./fixtures/redis-worker.ts', import.meta.url));
 const HOST = 'cluster.test';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** True when something on `port` answers PING with PONG. */
 function ping(port: number): Promise<boolean> {

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import {
   T, directive, html, loaders, Fragment, Page, NevowSite, NameVirtualHost, checkPage, CheckFailed, FakeRequest,
   type Renderable, type WovenContext,
 } from '../lib/index.js';
+import { freePort } from './helpers.js';
 
 /** A shop's product list, as a new user would write it (in an XML template file). */
 const PRODUCTS = `<html xmlns:n="http://nevow.com/ns/nevow/0.1">
@@ -168,15 +168,6 @@ describe('NevowSite.check', () => {
 });
 
 describe('NevowSite.listen with a check', () => {
-  /** A port that was free a moment ago. */
-  async function freePort(): Promise<number> {
-    const s = http.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const { port } = s.address() as AddressInfo;
-    await new Promise((r) => s.close(r));
-    return port;
-  }
-
   it('rejects a site with a misspelt renderer before serving: nothing listens on the port', async () => {
     class Home extends Page {
       override docFactory = loaders.stan(T.h1({ render: directive('titel') }));

@@ -16,6 +16,7 @@ import { NevowSite, Page, T, URL, precompile, MemoryCacheStore, type WovenContex
 import { IRequest } from '../lib/context.js';
 import type { BaseRequest } from '../lib/request.js';
 import { get, listen, raw } from './http-client.js';
+import { freePort } from './helpers.js';
 
 function stanDoc(tree: unknown) {
   let c: unknown;
@@ -24,18 +25,6 @@ function stanDoc(tree: unknown) {
 
 const here = (ctx: WovenContext) => URL.fromContext(ctx).toString();
 const clientOf = (ctx: WovenContext) => (ctx.locate(IRequest) as BaseRequest).getClientIP();
-
-/** A free loopback port (closed again before it is handed over). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once something accepts connections on the port (at most `ms`). */
 async function accepting(port: number, what: string, child: ChildProcess, ms = 10_000): Promise<void> {
