@@ -121,13 +121,14 @@ describe('demo site in Chromium', function () {
     expect(await read('renders')).to.equal(renders + 1);
     expect(await served()).to.equal(before + 39);
     expect(await page.locator('#ratio').textContent()).to.match(/^\d+ %$/);
-    // The plot has been drawn on: some pixel of the canvas is not transparent.
-    const painted = await page.evaluate(() => {
+    // The plot gets drawn on: some pixel of the canvas is not transparent. A line
+    // needs two intervals between polls (one a second), so this waits for the poll that draws it.
+    const painted = await page.waitForFunction(() => {
       const c = document.getElementById('plot') as HTMLCanvasElement;
       const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
       return false;
-    });
+    }, undefined, { timeout: 10_000 }).then(() => true, () => false);
     expect(painted).to.equal(true);
   });
 
