@@ -73,16 +73,16 @@ export class WovenContext {
   // the flattener remembers on every tag with a `data` special, has a field
   // of its own so that doing so allocates nothing.
   // Remembered objects as [key, value, key, value, …]: a link remembers a few.
-  #remembered: unknown[] | undefined;
+  private _remembered: unknown[] | undefined = undefined;
   // Slot fillings as [name, value, name, value, …]: a context holds a
   // handful, and a linear scan of a few interned names beats hashing them.
   // The first filling makes room for four (a row renderer's usual count), in
-  // use up to #slotsUsed: growing a two-element array by push would allocate
+  // use up to _slotsUsed: growing a two-element array by push would allocate
   // twenty places, per row.
-  #slots: unknown[] | undefined;
-  #slotsUsed = 0;
-  #hasData = false;
-  #data: unknown = undefined;
+  private _slots: unknown[] | undefined = undefined;
+  private _slotsUsed = 0;
+  private _hasData = false;
+  private _data: unknown = undefined;
 
   constructor(parent: WovenContext | null = null, tag: Tag | null = null) {
     this.parent = parent;
@@ -118,11 +118,11 @@ export class WovenContext {
   /** Remembers `obj` under `key` on this link. Returns this context. */
   remember<T>(obj: T, key: Interface<T>): this {
     if (key === IData) {
-      this.#hasData = true;
-      this.#data = obj;
+      this._hasData = true;
+      this._data = obj;
     } else {
-      const r = this.#remembered;
-      if (r === undefined) this.#remembered = [key, obj];
+      const r = this._remembered;
+      if (r === undefined) this._remembered = [key, obj];
       else {
         const i = r.indexOf(key);
         if (i === -1) r.push(key, obj);
@@ -159,8 +159,8 @@ export class WovenContext {
 
   /** What this link itself remembers for `key`, or NOT_FOUND. */
   #own(key: Interface<unknown>): unknown {
-    if (key === IData) return this.#hasData ? this.#data : NOT_FOUND;
-    const r = this.#remembered;
+    if (key === IData) return this._hasData ? this._data : NOT_FOUND;
+    const r = this._remembered;
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1];
     return NOT_FOUND;
   }
@@ -168,11 +168,11 @@ export class WovenContext {
   /** Like `locate`, but returns `fallback` instead of throwing. */
   lookup<T, D>(key: Interface<T>, fallback: D): T | D {
     if (key === IData) {
-      for (let c: WovenContext | null = this; c !== null; c = c.parent) if (c.#hasData) return c.#data as T;
+      for (let c: WovenContext | null = this; c !== null; c = c.parent) if (c._hasData) return c._data as T;
       return fallback;
     }
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const r = c.#remembered;
+      const r = c._remembered;
       if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1] as T;
     }
     return fallback;
@@ -180,13 +180,13 @@ export class WovenContext {
 
   /** Fills slot `name` for every slot rendered inside this context. */
   fillSlots(name: string, value: unknown): this {
-    const slots = this.#slots;
+    const slots = this._slots;
     if (slots === undefined) {
-      this.#slots = [name, value, undefined, undefined, undefined, undefined, undefined, undefined];
-      this.#slotsUsed = 2;
+      this._slots = [name, value, undefined, undefined, undefined, undefined, undefined, undefined];
+      this._slotsUsed = 2;
       return this;
     }
-    const used = this.#slotsUsed;
+    const used = this._slotsUsed;
     for (let i = 0; i < used; i += 2) {
       if (slots[i] === name) {
         slots[i + 1] = value;
@@ -197,7 +197,7 @@ export class WovenContext {
       slots[used] = name;
       slots[used + 1] = value;
     } else slots.push(name, value);
-    this.#slotsUsed = used + 2;
+    this._slotsUsed = used + 2;
     return this;
   }
 
@@ -214,9 +214,9 @@ export class WovenContext {
   /** Like `locateSlotData`, but returns `fallback` when unfilled. */
   lookupSlotData<D>(name: string, fallback: D): unknown {
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const slots = c.#slots;
+      const slots = c._slots;
       if (slots !== undefined) {
-        const used = c.#slotsUsed;
+        const used = c._slotsUsed;
         for (let i = 0; i < used; i += 2) if (slots[i] === name) return slots[i + 1];
       }
       const tag = c.tag;

@@ -196,22 +196,10 @@ export function sequence(ctx: RenderContext, data: unknown): Renderable {
   const tag = ctx.tag;
   const headers = tag.allPatterns('header');
   const footers = tag.allPatterns('footer');
-  const items: Renderable[] = [];
   if (!isIterable(data)) throw misuse(ctx, 'sequence', data, 'a list or other iterable');
-  const list = Array.isArray(data) ? data : Array.from(data);
-  if (list.length === 0) items.push(tag.allPatterns('empty'));
-  else {
-    const item = tag.patternGenerator('item');
-    // Dividers only when the template has some (Nevow made an empty one per item).
-    const divider = tag.allPatterns('divider').length > 0 ? tag.patternGenerator('divider') : null;
-    for (let i = 0; i < list.length; i++) {
-      if (i > 0 && divider !== null) items.push(divider({ data: list[i - 1] }));
-      const t = item();
-      t.data = list[i];
-      t.fresh = true;
-      items.push(t);
-    }
-  }
+  const list = Array.isArray(data) ? data.slice() : Array.from(data);
+  // The rows are cloned from their patterns as the flattener reaches them (PatternRows), each given its item of the copy made now.
+  const items = list.length === 0 ? tag.allPatterns('empty') : tag.patternRows(list);
   tag.clear();
   return tag.add(headers, items, footers);
 }

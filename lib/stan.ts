@@ -177,6 +177,18 @@ export class Tag {
     };
   }
 
+  /**
+   * The rows of a sequence over `items` with this tag's `item` patterns (and
+   * `divider`s, if any), cloned as they are rendered; throws NodeNotFound
+   * without an `item` pattern.
+   */
+  patternRows(items: readonly unknown[]): PatternRows {
+    const item = findPatterns(this, 'item');
+    if (item.tags.length === 0) throw new NodeNotFound(`pattern 'item' not found in ${describeTag(this)}`);
+    const divider = findPatterns(this, 'divider');
+    return new PatternRows(items, item, divider.tags.length > 0 ? divider : null);
+  }
+
   /** Fresh clones of every pattern called `name`, in document order. */
   allPatterns(name: string): Tag[] {
     const { tags, flat } = findPatterns(this, name);
@@ -231,6 +243,8 @@ export function describeTag(t: Tag): string {
 export interface Found {
   readonly tags: readonly Tag[];
   readonly flat: readonly boolean[];
+  /** What the flattener made of each tag to write its clones (lib/flat's, opaque here), filled as it meets them. */
+  readonly programs: unknown[];
 }
 
 /**
@@ -254,7 +268,7 @@ function findPatterns(root: Tag, name: string): Found {
 }
 
 function found(tags: Tag[]): Found {
-  return { tags, flat: tags.map(isFlat) };
+  return { tags, flat: tags.map(isFlat), programs: [] };
 }
 
 function searchPatterns(children: readonly unknown[], name: string): Tag[] {
@@ -439,6 +453,71 @@ export class Compiled {
   patterns: Map<string, Found> | undefined = undefined;
   constructor(readonly parts: readonly unknown[]) {
     this.hasTags = parts.some((p) => p instanceof Tag || (p instanceof Hole && p.value instanceof Tag) || Array.isArray(p));
+  }
+}
+
+/**
+ * The items of a sequence (the `sequence` renderer's rows), cloned from their
+ * patterns one at a time as the flattener reaches them rather than all at
+ * once: a clone lives only while its row is rendered, so a long list leaves
+ * no thousand tags to survive the young generation. Each walk (`rows()`)
+ * cycles the patterns from the first again, so the same tree flattened twice
+ * renders the same rows. What each row is given is fixed when it is made:
+ * `items` is the sequence's own copy of the data.
+ */
+export class PatternRows implements Iterable<Tag> {
+  constructor(
+    readonly items: readonly unknown[],
+    readonly item: Found,
+    /** The `divider` patterns, or null when the template has none. */
+    readonly divider: Found | null,
+  ) {}
+
+  /** A fresh walk over the rows. */
+  rows(): RowCursor {
+    return new RowCursor(this);
+  }
+
+  *[Symbol.iterator](): Iterator<Tag> {
+    const c = this.rows();
+    for (let t = c.next(); t !== undefined; t = c.next()) yield t;
+  }
+}
+
+/** One walk over a sequence's rows: answers each row's tag in turn (a divider before every item but the first). */
+export class RowCursor {
+  #i = 0;
+  #divided = false;
+  #item = 0;
+  #divider = 0;
+  /** The index in `rows.item` of the pattern the last item was cloned from (-1 for a divider). */
+  source = -1;
+
+  constructor(readonly rows: PatternRows) {}
+
+  /** The next tag, or undefined after the last. */
+  next(): Tag | undefined {
+    const { items, item, divider } = this.rows;
+    const i = this.#i;
+    if (i >= items.length) return undefined;
+    if (i > 0 && divider !== null && !this.#divided) {
+      this.#divided = true;
+      const k = this.#divider;
+      this.#divider = k + 1 === divider.tags.length ? 0 : k + 1;
+      this.source = -1;
+      const d = patternClone(divider.tags[k]!, divider.flat[k]!);
+      d.data = items[i - 1];
+      return d;
+    }
+    this.#divided = false;
+    this.#i = i + 1;
+    const k = this.#item;
+    this.#item = k + 1 === item.tags.length ? 0 : k + 1;
+    this.source = k;
+    const t = patternClone(item.tags[k]!, item.flat[k]!);
+    t.data = items[i];
+    t.fresh = true;
+    return t;
   }
 }
 

@@ -2,29 +2,27 @@
  * The one place where text becomes markup. Nothing else in nevow-ts escapes.
  *
  * Each escaper returns its input unchanged when nothing needs escaping (one
- * regular-expression search, no allocation), which is the common case for
+ * pass over its characters, no allocation), which is the common case for
  * page text.
  */
 
-const TEXT_SPECIAL = /[&<>]/;
-const ATTR_SPECIAL = /[&<>"]/;
-
-function replaceFrom(s: string, start: number, quotes: boolean): string {
-  let out = s.slice(0, start);
-  let last = start;
-  for (let i = start; i < s.length; i++) {
+/**
+ * `s` with `& < >` (and `"` when `quotes`) replaced from index `i` on, the
+ * first of them being at `i`: slices between them are appended as they are.
+ */
+function replaceFrom(s: string, i: number, quotes: boolean): string {
+  let out = s.slice(0, i);
+  let last = i;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // Every special character is below `?` (63): one comparison passes letters.
+    if (c > 62) continue;
     let rep: string;
-    switch (s.charCodeAt(i)) {
-      case 38: rep = '&amp;'; break;
-      case 60: rep = '&lt;'; break;
-      case 62: rep = '&gt;'; break;
-      case 34:
-        if (!quotes) continue;
-        rep = '&quot;';
-        break;
-      default:
-        continue;
-    }
+    if (c === 38) rep = '&amp;';
+    else if (c === 60) rep = '&lt;';
+    else if (c === 62) rep = '&gt;';
+    else if (c === 34 && quotes) rep = '&quot;';
+    else continue;
     if (i > last) out += s.slice(last, i);
     out += rep;
     last = i + 1;
@@ -34,14 +32,20 @@ function replaceFrom(s: string, start: number, quotes: boolean): string {
 
 /** Escapes `& < >` for element content. */
 export function escapeText(s: string): string {
-  const i = s.search(TEXT_SPECIAL);
-  return i === -1 ? s : replaceFrom(s, i, false);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 62 && (c === 38 || c === 60 || c === 62)) return replaceFrom(s, i, false);
+  }
+  return s;
 }
 
 /** Escapes `& < > "` for a double-quoted attribute value. */
 export function escapeAttribute(s: string): string {
-  const i = s.search(ATTR_SPECIAL);
-  return i === -1 ? s : replaceFrom(s, i, true);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 62 && (c === 38 || c === 60 || c === 62 || c === 34)) return replaceFrom(s, i, true);
+  }
+  return s;
 }
 
 /**

@@ -28,16 +28,19 @@ import {
   Directive,
   Entity,
   Hole,
+  PatternRows,
   RAW_TEXT_ELEMENTS,
+  RowCursor,
   RENDER,
   Slot,
   Tag,
   VOID_ELEMENTS,
   Xml,
+  type Found,
   type Renderable,
 } from '../stan.js';
 import { FlattenerError, UnfilledSlot } from '../errors.js';
-import { NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
+import { GETTABLE, NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
 
 /** Escaping modes of a frame. */
@@ -151,6 +154,73 @@ function elementMarkup(name: string): ElementMarkup {
   return m;
 }
 
+/**
+ * How the clones of one sequence pattern are written when their renderer
+ * answers the clone with its name, attributes and children as cloned (the
+ * usual `return ctx.tag` after filling slots): the open tag is made once per
+ * pattern, and the precompiled run of its children is written in place.
+ */
+interface RowProgram {
+  readonly tagName: string;
+  readonly m: ElementMarkup;
+  /** The open tag, attributes included. */
+  readonly head: string;
+  /** The pattern's attribute names and values, in order, to see that a clone's are still the same. */
+  readonly keys: readonly string[];
+  readonly values: readonly unknown[];
+  readonly run: Compiled;
+  /**
+   * The pattern has a renderer and no special that needs more than a new
+   * context (macro, remember): its clones can take `row()`.
+   */
+  readonly plain: boolean;
+}
+
+/** The program of pattern `t`, or null when its clones are left to `markup` (not one precompiled run, raw text, an attribute that is not text). */
+function rowProgram(t: Tag): RowProgram | null {
+  const children = t.children;
+  const run = children.length === 1 ? children[0] : undefined;
+  if (!(run instanceof Compiled) || t.tagName === '') return null;
+  const m = elementMarkup(t.tagName);
+  if (m.rawText) return null;
+  let head = m.open;
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  const attrs = t.attributes;
+  for (const k in attrs) {
+    const v = attrs[k];
+    keys.push(k);
+    values.push(v);
+    if (v === null || v === undefined) continue;
+    // markup() says what is wrong with a bad name or a dynamic value.
+    if (typeof v !== 'string' || badName(k)) return null;
+    head += ` ${k}="${escapeAttribute(v)}"`;
+  }
+  const plain = t.render !== undefined && t.macro === undefined && t.remember === undefined;
+  return { tagName: t.tagName, m, head: head + '>', keys, values, run, plain };
+}
+
+/** The program for clones of pattern `k` of `found`, made the first time. */
+function programFor(found: Found, k: number): RowProgram | null {
+  let p = found.programs[k] as RowProgram | null | undefined;
+  if (p === undefined) found.programs[k] = p = rowProgram(found.tags[k]!);
+  return p;
+}
+
+/** Whether clone `t` still has what program `p` was made from: name, attributes (in order) and children. */
+function fits(t: Tag, p: RowProgram): boolean {
+  const children = t.children;
+  if (t.tagName !== p.tagName || children.length !== 1 || children[0] !== p.run) return false;
+  const attrs = t.attributes;
+  const keys = p.keys;
+  let i = 0;
+  for (const k in attrs) {
+    if (k !== keys[i] || attrs[k] !== p.values[i]) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
 /** The scope of the children of element `t` (markup `m`) met in `ctx`, namespace `ns`. */
 function childScope(t: Tag, m: ElementMarkup, ctx: WovenContext, ns: number): Scope {
   const raw = m.rawText && ns === HTML_NS;
@@ -190,18 +260,19 @@ class Flattener {
   #blame: Tag | null = null;
   #settled: ((v: undefined) => void) | null = null;
   #failed: ((e: unknown) => void) | null = null;
+  /** The renderer of the tag being rendered: the function, its `this`, whether it takes the data alone (see `renderer`). */
+  #rFn: Function = IGNORE;
+  #rOwner: unknown = undefined;
+  #rDataOnly = false;
   /**
    * The last renderer resolved for a tag whose fresh context nobody else has
-   * seen: its `render` special, the context its tag was met in, the function
-   * and its `this`. Pattern clones share their special, so the rows of a
-   * sequence resolve their renderer (a walk up the context chain and a
-   * method lookup by name) once, not once per row.
+   * seen: its `render` special and the context its tag was met in.
    */
   #rSpec: unknown = undefined;
   #rParent: WovenContext | null = null;
-  #rFn: Function | null = null;
-  #rOwner: unknown = undefined;
-  #rDataOnly = false;
+  #kFn: Function = IGNORE;
+  #kOwner: unknown = undefined;
+  #kDataOnly = false;
 
   constructor(root: unknown, scope: Scope, readonly writer: Writer | null) {
     this.stack.push(Frame.list([root], scope));
@@ -442,6 +513,26 @@ class Flattener {
     this.stack.push(fr);
   }
 
+  /**
+   * A sequence's rows, in scope `f`: each row's tag is cloned, rendered and
+   * dropped before the next is made. A row that leaves work on the stack (or
+   * waits) gets the rest of the rows put under that work, to go on after it.
+   */
+  rows(cursor: RowCursor, f: Scope): void {
+    const stack = this.stack;
+    for (let t = cursor.next(); t !== undefined; t = cursor.next()) {
+      const depth = stack.length;
+      const k = cursor.source;
+      const program = k < 0 ? null : programFor(cursor.rows.item, k);
+      if (program === null) this.tag(t, f);
+      else this.row(t, f, program);
+      if (stack.length !== depth || this.#pending !== null) {
+        stack.splice(depth, 0, Frame.list([cursor], f));
+        return;
+      }
+    }
+  }
+
   /** Calls `fn` as a renderer in `f`'s context and flattens its result there. */
   call(fn: Function, f: Scope): void {
     this.push([callRenderer(fn, f.ctx)], f);
@@ -455,6 +546,8 @@ class Flattener {
     if (item instanceof Tag) return this.tag(item, f);
     if (item instanceof Compiled) return this.compiled(item.parts, f, '');
     if (Array.isArray(item)) return this.push(item, f);
+    if (item instanceof PatternRows) return this.rows(item.rows(), f);
+    if (item instanceof RowCursor) return this.rows(item, f);
     if (item instanceof Slot) {
       let v = f.ctx.lookupSlotData(item.name, NOT_FOUND);
       if (v === NOT_FOUND) {
@@ -506,7 +599,7 @@ class Flattener {
   }
 
   /** Flattens a tag (nevow's TagSerializer). */
-  tag(t: Tag, f: Scope): void {
+  tag(t: Tag, f: Scope, program: RowProgram | null = null): void {
     // Patterns are not rendered in place.
     if (t.pattern !== undefined) return;
     if (f.mode !== TEXT && t.tagName !== '') {
@@ -521,7 +614,7 @@ class Flattener {
     // Only a function or a directive runs code (accessors.ts), and only the remember special adds to the context: with a literal
     // or no data, nothing but this flattener has seen the new context yet.
     const unseen = ctx !== f.ctx && t.remember === undefined && typeof data !== 'function' && !(data instanceof Directive);
-    if (data === undefined) return this.rendered(t, ctx, f, unseen);
+    if (data === undefined) return this.rendered(t, ctx, f, unseen, program);
     this.current = t;
     const value = resolveData(data, ctx);
     this.current = null;
@@ -532,7 +625,7 @@ class Flattener {
       }, t);
     }
     ctx.remember(value, IData);
-    this.rendered(t, ctx, f, unseen);
+    this.rendered(t, ctx, f, unseen, program);
   }
 
   /**
@@ -540,7 +633,7 @@ class Flattener {
    * write its markup. `unseen`: `ctx` is new and remembers nothing but data,
    * so its renderer resolves as its previous sibling's with the same special did.
    */
-  rendered(t: Tag, ctx: WovenContext, f: Scope, unseen: boolean): void {
+  rendered(t: Tag, ctx: WovenContext, f: Scope, unseen: boolean, program: RowProgram | null = null): void {
     if (t.render === undefined) return this.markup(t, ctx, f);
     // The renderer gets a copy without specials, so that returning
     // ctx.tag renders the tag itself rather than calling it again. A fresh
@@ -552,32 +645,80 @@ class Flattener {
     copy.render = copy.data = undefined;
     ctx.tag = copy;
     this.current = t;
-    let fn: Function;
-    let self: unknown;
-    let dataOnly: boolean;
-    if (unseen && spec === this.#rSpec && ctx.parent === this.#rParent) {
-      fn = this.#rFn!;
-      self = this.#rOwner;
-      dataOnly = this.#rDataOnly;
-    } else {
-      fn = resolveRenderer(spec, ctx);
-      self = owner(ctx);
-      dataOnly = takesDataOnly(fn);
-      if (unseen) {
-        this.#rSpec = spec;
-        this.#rParent = ctx.parent;
-        this.#rFn = fn;
-        this.#rOwner = self;
-        this.#rDataOnly = dataOnly;
-      }
-    }
-    const result = callRenderer(fn, ctx, self, dataOnly);
+    this.renderer(spec, ctx, unseen);
+    const result = callRenderer(this.#rFn, ctx, this.#rOwner, this.#rDataOnly);
     this.current = null;
+    this.result(result, t, copy, ctx, f, program);
+  }
+
+  /**
+   * Finds the renderer `spec` names for a tag whose context is `ctx`, and
+   * keeps it (function, `this`, whether it takes the data alone) in the
+   * #r fields. `unseen`: `ctx` is new and remembers nothing but data, so the
+   * renderer is the one found for the previous such context with the same
+   * parent and special, and is reused (pattern clones share their special:
+   * a sequence's rows resolve theirs once).
+   */
+  renderer(spec: unknown, ctx: WovenContext, unseen: boolean): void {
+    if (unseen && spec === this.#rSpec && ctx.parent === this.#rParent) {
+      this.#rFn = this.#kFn;
+      this.#rOwner = this.#kOwner;
+      this.#rDataOnly = this.#kDataOnly;
+      return;
+    }
+    const fn = resolveRenderer(spec, ctx);
+    this.#rFn = fn;
+    this.#rOwner = owner(ctx);
+    this.#rDataOnly = takesDataOnly(fn);
+    // One that others' contexts may change is not kept for reuse.
+    if (unseen) {
+      this.#rSpec = spec;
+      this.#rParent = ctx.parent;
+      this.#kFn = fn;
+      this.#kOwner = this.#rOwner;
+      this.#kDataOnly = this.#rDataOnly;
+    }
+  }
+
+  /** Flattens what the renderer of tag `t` (given `copy`, in `ctx`, met in `f`) answered. */
+  result(result: unknown, t: Tag, copy: Tag, ctx: WovenContext, f: Scope, program: RowProgram | null): void {
     // `return ctx.tag` is the usual answer: write it at once.
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
-      return this.markup(copy, ctx, f);
+      if (program === null || !fits(copy, program)) return this.markup(copy, ctx, f);
+      // A sequence row as cloned: markup()'s work for its pattern was done once.
+      const { m, run } = program;
+      this.buf += program.head;
+      const i = this.inPlace(run.parts, ctx, m.close);
+      if (i !== -1) this.rest(run.parts, i, childScope(copy, m, ctx, f.ns), m.close);
+      return;
     }
     if (!this.primitive(result, f)) this.push([result], { ctx, mode: f.mode, tag: t, guard: f.guard, ns: f.ns });
+  }
+
+  /**
+   * One item of a sequence: `t`, a fresh clone of the pattern of `program`,
+   * with a renderer and the item as its data. What tag() and rendered() do
+   * for it, less the questions whose answer a clone of a plain pattern
+   * already has; any other shape of tag or data goes to tag().
+   */
+  row(t: Tag, f: Scope, program: RowProgram): void {
+    const data = t.data;
+    if (f.mode !== TEXT || !program.plain || typeof data === 'function'
+      || (data !== null && typeof data === 'object' && (data instanceof Directive || data instanceof Slot || GETTABLE in data || isThenable(data)))) {
+      return this.tag(t, f, program);
+    }
+    const ctx = new WovenContext(f.ctx, t);
+    ctx.remember(data, IData);
+    const spec = t.render;
+    t.fresh = false;
+    t.render = t.data = undefined;
+    ctx.tag = t;
+    this.current = t;
+    this.renderer(spec, ctx, true);
+    // The data is the item itself: nothing in it to resolve further (checked above).
+    const result = this.#rDataOnly ? this.#rFn(data) : this.#rFn.call(this.#rOwner, ctx, data);
+    this.current = null;
+    this.result(result, t, t, ctx, f, program);
   }
 
   /** Writes a tag's markup (in context `ctx`, met in scope `f`): open tag, then its children in a frame of their own. */
