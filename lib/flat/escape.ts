@@ -2,7 +2,7 @@
  * The one place where text becomes markup. Nothing else in nevow-ts escapes.
  *
  * Each escaper returns its input unchanged when nothing needs escaping (one
- * pass over its characters, no allocation), which is the common case for
+ * search per special character, no allocation), which is the common case for
  * page text.
  */
 
@@ -30,22 +30,28 @@ function replaceFrom(s: string, i: number, quotes: boolean): string {
   return last < s.length ? out + s.slice(last) : out;
 }
 
+/** The index of the first of `& < >` in `s`, or -1 (the engine's own search, faster than a loop or a regular expression here). */
+function firstSpecial(s: string): number {
+  let i = s.indexOf('&');
+  let j = s.indexOf('<');
+  if (j !== -1 && (i === -1 || j < i)) i = j;
+  j = s.indexOf('>');
+  if (j !== -1 && (i === -1 || j < i)) i = j;
+  return i;
+}
+
 /** Escapes `& < >` for element content. */
 export function escapeText(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 62 && (c === 38 || c === 60 || c === 62)) return replaceFrom(s, i, false);
-  }
-  return s;
+  const i = firstSpecial(s);
+  return i === -1 ? s : replaceFrom(s, i, false);
 }
 
 /** Escapes `& < > "` for a double-quoted attribute value. */
 export function escapeAttribute(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 62 && (c === 38 || c === 60 || c === 62 || c === 34)) return replaceFrom(s, i, true);
-  }
-  return s;
+  let i = firstSpecial(s);
+  const j = s.indexOf('"');
+  if (j !== -1 && (i === -1 || j < i)) i = j;
+  return i === -1 ? s : replaceFrom(s, i, true);
 }
 
 /**
