@@ -6,14 +6,17 @@
 
 // `prefix + name` made once per name: lookups happen once per rendered tag.
 const memberNames = new Map<string, Map<string, string>>();
+// The prefixes every render asks for, without a lookup of the prefix itself.
+const renderNames = new Map<string, string>();
+const dataNames = new Map<string, string>();
+memberNames.set('render_', renderNames).set('data_', dataNames);
 
 function memberName(prefix: string, name: string): string {
-  let byName = memberNames.get(prefix);
+  let byName = prefix === 'render_' ? renderNames : prefix === 'data_' ? dataNames : memberNames.get(prefix);
   if (byName === undefined) memberNames.set(prefix, (byName = new Map()));
   let full = byName.get(name);
   if (full === undefined) {
     full = prefix + name;
-    // Names come from templates and URLs; the bound keeps a flood of URLs from growing the map.
     if (byName.size < 10_000) byName.set(name, full);
   }
   return full;

@@ -63,14 +63,26 @@ export function isResource(v: unknown): v is Resource {
   return v !== null && typeof v === 'object' && typeof (v as Resource).renderHTTP === 'function' && typeof (v as Resource).locateChild === 'function';
 }
 
-/** Preprocessors declared as `static preprocessors` along the class chain, base first. */
+/**
+ * Preprocessors declared as `static preprocessors` along the class chain,
+ * base first. Read once per class, on its first render: a class chain does
+ * not change, and giving a class other preprocessors later would not
+ * re-precompile the documents already loaded anyway.
+ */
 export function classPreprocessors(obj: object): readonly Preprocessor[] {
-  let out: Preprocessor[] | null = null;
-  for (let c = obj.constructor as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
-    if (Object.prototype.hasOwnProperty.call(c, 'preprocessors') && c.preprocessors.length > 0) out = [...c.preprocessors, ...(out ?? [])];
+  const cls = obj.constructor as object;
+  let out = preprocessorsOf.get(cls);
+  if (out === undefined) {
+    let found: Preprocessor[] | null = null;
+    for (let c = cls as any; c && c !== Object; c = Object.getPrototypeOf(c)) {
+      if (Object.prototype.hasOwnProperty.call(c, 'preprocessors') && c.preprocessors.length > 0) found = [...c.preprocessors, ...(found ?? [])];
+    }
+    out = found ?? NO_PREPROCESSORS;
+    preprocessorsOf.set(cls, out);
   }
-  return out ?? NO_PREPROCESSORS;
+  return out;
 }
+const preprocessorsOf = new WeakMap<object, readonly Preprocessor[]>();
 const NO_PREPROCESSORS: readonly Preprocessor[] = Object.freeze([]);
 
 /** A part of a page with its own document and render/data methods. */
