@@ -121,7 +121,10 @@ export function containerChild(container: unknown, key: string, ctx?: WovenConte
  * `original`. `NOT_FOUND` when neither has it.
  */
 export function dataFactoryChild(fragment: { original?: unknown }, ctx: WovenContext, spec: string): unknown {
-  const [name, args] = spec.indexOf(' ') === -1 ? [spec, null] : parseDirective(spec);
+  // The common, unparameterised case is not parsed (parsing makes two arrays).
+  let name = spec;
+  let args: string[] | null = null;
+  if (spec.indexOf(' ') !== -1) [name, args] = parseDirective(spec);
   const method = findMethod(fragment, 'data_', name);
   if (method === undefined) return containerChild(fragment.original, spec, ctx);
   const accessor = args !== null && args.length > 0 ? method.apply(fragment, args) : method;

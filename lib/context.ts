@@ -73,16 +73,20 @@ export class WovenContext {
   // the flattener remembers on every tag with a `data` special, has a field
   // of its own so that doing so allocates nothing.
   // Remembered objects as [key, value, key, value, …]: a link remembers a few.
-  private _remembered: unknown[] | undefined = undefined;
-  // Slot fillings as [name, value, name, value, …]: a context holds a
-  // handful, and a linear scan of a few interned names beats hashing them.
-  // The first filling makes room for four (a row renderer's usual count), in
-  // use up to _slotsUsed: growing a two-element array by push would allocate
-  // twenty places, per row.
-  private _slots: unknown[] | undefined = undefined;
-  private _slotsUsed = 0;
-  private _hasData = false;
-  private _data: unknown = undefined;
+  #remembered: unknown[] | undefined;
+  // Slot fillings: the first four in fields of their own (a row renderer
+  // fills a handful: no array per row), the rest as [name, value, …].
+  #n0: string | undefined = undefined;
+  #v0: unknown = undefined;
+  #n1: string | undefined = undefined;
+  #v1: unknown = undefined;
+  #n2: string | undefined = undefined;
+  #v2: unknown = undefined;
+  #n3: string | undefined = undefined;
+  #v3: unknown = undefined;
+  #more: unknown[] | undefined = undefined;
+  #hasData = false;
+  #data: unknown = undefined;
 
   constructor(parent: WovenContext | null = null, tag: Tag | null = null) {
     this.parent = parent;
@@ -118,11 +122,11 @@ export class WovenContext {
   /** Remembers `obj` under `key` on this link. Returns this context. */
   remember<T>(obj: T, key: Interface<T>): this {
     if (key === IData) {
-      this._hasData = true;
-      this._data = obj;
+      this.#hasData = true;
+      this.#data = obj;
     } else {
-      const r = this._remembered;
-      if (r === undefined) this._remembered = [key, obj];
+      const r = this.#remembered;
+      if (r === undefined) this.#remembered = [key, obj];
       else {
         const i = r.indexOf(key);
         if (i === -1) r.push(key, obj);
@@ -159,8 +163,8 @@ export class WovenContext {
 
   /** What this link itself remembers for `key`, or NOT_FOUND. */
   #own(key: Interface<unknown>): unknown {
-    if (key === IData) return this._hasData ? this._data : NOT_FOUND;
-    const r = this._remembered;
+    if (key === IData) return this.#hasData ? this.#data : NOT_FOUND;
+    const r = this.#remembered;
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1];
     return NOT_FOUND;
   }
@@ -168,11 +172,11 @@ export class WovenContext {
   /** Like `locate`, but returns `fallback` instead of throwing. */
   lookup<T, D>(key: Interface<T>, fallback: D): T | D {
     if (key === IData) {
-      for (let c: WovenContext | null = this; c !== null; c = c.parent) if (c._hasData) return c._data as T;
+      for (let c: WovenContext | null = this; c !== null; c = c.parent) if (c.#hasData) return c.#data as T;
       return fallback;
     }
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const r = c._remembered;
+      const r = c.#remembered;
       if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1] as T;
     }
     return fallback;
@@ -180,25 +184,41 @@ export class WovenContext {
 
   /** Fills slot `name` for every slot rendered inside this context. */
   fillSlots(name: string, value: unknown): this {
-    const slots = this._slots;
-    if (slots === undefined) {
-      this._slots = [name, value, undefined, undefined, undefined, undefined, undefined, undefined];
-      this._slotsUsed = 2;
-      return this;
-    }
-    const used = this._slotsUsed;
-    for (let i = 0; i < used; i += 2) {
-      if (slots[i] === name) {
-        slots[i + 1] = value;
-        return this;
+    // Fields are taken in order and never given back: the first free one, or the one with this name.
+    if (this.#n0 === undefined || this.#n0 === name) {
+      this.#n0 = name;
+      this.#v0 = value;
+    } else if (this.#n1 === undefined || this.#n1 === name) {
+      this.#n1 = name;
+      this.#v1 = value;
+    } else if (this.#n2 === undefined || this.#n2 === name) {
+      this.#n2 = name;
+      this.#v2 = value;
+    } else if (this.#n3 === undefined || this.#n3 === name) {
+      this.#n3 = name;
+      this.#v3 = value;
+    } else {
+      const more = this.#more;
+      if (more === undefined) this.#more = [name, value];
+      else {
+        let i = 0;
+        while (i < more.length && more[i] !== name) i += 2;
+        more[i] = name;
+        more[i + 1] = value;
       }
     }
-    if (used < slots.length) {
-      slots[used] = name;
-      slots[used + 1] = value;
-    } else slots.push(name, value);
-    this._slotsUsed = used + 2;
     return this;
+  }
+
+  /** This link's own filling of slot `name`, or NOT_FOUND. */
+  #ownSlot(name: string): unknown {
+    if (this.#n0 === name) return this.#v0;
+    if (this.#n1 === name) return this.#v1;
+    if (this.#n2 === name) return this.#v2;
+    if (this.#n3 === name) return this.#v3;
+    const more = this.#more;
+    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === name) return more[i + 1];
+    return NOT_FOUND;
   }
 
   /**
@@ -214,10 +234,9 @@ export class WovenContext {
   /** Like `locateSlotData`, but returns `fallback` when unfilled. */
   lookupSlotData<D>(name: string, fallback: D): unknown {
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const slots = c._slots;
-      if (slots !== undefined) {
-        const used = c._slotsUsed;
-        for (let i = 0; i < used; i += 2) if (slots[i] === name) return slots[i + 1];
+      if (c.#n0 !== undefined) {
+        const v = c.#ownSlot(name);
+        if (v !== NOT_FOUND) return v;
       }
       const tag = c.tag;
       if (tag !== null) {
