@@ -345,10 +345,12 @@ function copyNode(n: unknown, pending: Place[]): unknown {
     return a;
   }
   if (n instanceof Compiled) {
-    // Which parts are tags does not change by cloning them, so `hasTags` stays right.
+    // Which parts are tags, slots or markup does not change by cloning them: `hasTags` and `slotNames` stay right.
     const parts = n.parts.slice();
     queueList(parts, pending);
-    return new Compiled(parts);
+    const c = new Compiled(parts);
+    c.slotNames = n.slotNames;
+    return c;
   }
   if (n instanceof Hole) {
     const h = new Hole(n.mode, n.tagName, n.value);
@@ -451,6 +453,8 @@ export class Compiled {
   readonly hasTags: boolean;
   /** Pattern searches in this run, by name (made by pattern search, lib/stan.ts only). */
   patterns: Map<string, Found> | undefined = undefined;
+  /** What the flattener writes in place for each part (lib/flat's `slotNames`), made on first use. */
+  slotNames: readonly (string | null)[] | undefined = undefined;
   constructor(readonly parts: readonly unknown[]) {
     this.hasTags = parts.some((p) => p instanceof Tag || (p instanceof Hole && p.value instanceof Tag) || Array.isArray(p));
   }

@@ -221,6 +221,17 @@ function fits(t: Tag, p: RowProgram): boolean {
   return i === keys.length;
 }
 
+/**
+ * For each part of a precompiled run, what `inPlace` does with it: '' for
+ * markup (a string), the slot's name for a slot in text or an attribute
+ * value that is one slot, null for anything else. Worked out once per run
+ * (kept on it as `slotNames`).
+ */
+function slotNames(parts: readonly unknown[]): readonly (string | null)[] {
+  return parts.map((p) => typeof p === 'string' ? '' : p instanceof Slot ? p.name
+    : p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot ? p.value.name : null);
+}
+
 /** The scope of the children of element `t` (markup `m`) met in `ctx`, namespace `ns`. */
 function childScope(t: Tag, m: ElementMarkup, ctx: WovenContext, ns: number): Scope {
   const raw = m.rawText && ns === HTML_NS;
@@ -463,12 +474,13 @@ class Flattener {
    * frame: rendering a table row this way allocates no frame at all. Inside
    * raw text its strings are text for the guard to see, not markup.
    */
-  compiled(parts: readonly unknown[], s: Scope, close: string): void {
+  compiled(run: Compiled, s: Scope, close: string): void {
+    const parts = run.parts;
     if (s.mode === RAWTEXT) {
       this.stack.push(Frame.list(parts, s, close));
       return;
     }
-    const i = s.mode === TEXT ? this.inPlace(parts, s.ctx, close) : 0;
+    const i = s.mode === TEXT ? this.inPlace(run, s.ctx, close) : 0;
     if (i !== -1) this.rest(parts, i, s, close);
   }
 
@@ -476,26 +488,23 @@ class Flattener {
    * Writes text-mode run `parts` in context `ctx` (then `close`) for as long
    * as it can; answers -1 when done, else the index of the part it stopped at.
    */
-  inPlace(parts: readonly unknown[], ctx: WovenContext, close: string): number {
+  inPlace(run: Compiled, ctx: WovenContext, close: string): number {
+    const parts = run.parts;
     const n = parts.length;
+    const names = run.slotNames ??= slotNames(parts);
     let buf = this.buf;
     for (let i = 0; i < n; i++) {
-      const p = parts[i];
-      if (typeof p === 'string') {
-        buf += p;
+      const name = names[i]!;
+      if (name === '') {
+        buf += parts[i] as string;
         continue;
       }
-      let v: unknown;
-      let attr = false;
-      if (p instanceof Slot) v = ctx.lookupSlotData(p.name, NOT_FOUND);
-      else if (p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot) {
-        v = ctx.lookupSlotData(p.value.name, NOT_FOUND);
-        attr = true;
-      } else {
+      if (name === null) {
         this.buf = buf;
         return i;
       }
-      if (typeof v === 'string') buf += attr ? escapeAttribute(v) : escapeText(v);
+      const v = ctx.lookupSlotData(name, NOT_FOUND);
+      if (typeof v === 'string') buf += parts[i] instanceof Slot ? escapeText(v) : escapeAttribute(v);
       else if (typeof v === 'number') buf += String(v);
       else {
         this.buf = buf;
@@ -544,7 +553,7 @@ class Flattener {
     if (typeof item === 'function') return this.call(item, f);
     if (typeof item !== 'object' || item === null) throw new TypeError(`cannot flatten a ${typeof item}: ${String(item)}`);
     if (item instanceof Tag) return this.tag(item, f);
-    if (item instanceof Compiled) return this.compiled(item.parts, f, '');
+    if (item instanceof Compiled) return this.compiled(item, f, '');
     if (Array.isArray(item)) return this.push(item, f);
     if (item instanceof PatternRows) return this.rows(item.rows(), f);
     if (item instanceof RowCursor) return this.rows(item, f);
@@ -688,7 +697,7 @@ class Flattener {
       // A sequence row as cloned: markup()'s work for its pattern was done once.
       const { m, run } = program;
       this.buf += program.head;
-      const i = this.inPlace(run.parts, ctx, m.close);
+      const i = this.inPlace(run, ctx, m.close);
       if (i !== -1) this.rest(run.parts, i, childScope(copy, m, ctx, f.ns), m.close);
       return;
     }
@@ -775,12 +784,12 @@ class Flattener {
     const children = t.children;
     const only = children.length === 1 ? children[0] : undefined;
     if (only instanceof Compiled && !(m.rawText && ns === HTML_NS)) {
-      const i = this.inPlace(only.parts, ctx, m.close);
+      const i = this.inPlace(only, ctx, m.close);
       if (i !== -1) this.rest(only.parts, i, childScope(t, m, ctx, ns), m.close);
       return;
     }
     const scope = childScope(t, m, ctx, ns);
-    if (only instanceof Compiled) this.compiled(only.parts, scope, m.close);
+    if (only instanceof Compiled) this.compiled(only, scope, m.close);
     else this.stack.push(Frame.list(children, scope, m.close));
   }
 
@@ -853,8 +862,8 @@ class Precompiler extends Flattener {
     super.tag(t, f);
   }
 
-  override compiled(parts: readonly unknown[], s: Scope, close: string): void {
-    this.stack.push(Frame.list(parts, s, close, s.mode !== RAWTEXT));
+  override compiled(run: Compiled, s: Scope, close: string): void {
+    this.stack.push(Frame.list(run.parts, s, close, s.mode !== RAWTEXT));
   }
 
   /** Slots stay slots: nothing of a run is written in place (a slot filled in the load context is not evaluated). */
