@@ -27,7 +27,7 @@ import {
 import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
 import { suggestions } from './suggest.js';
-import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, isThenable, setSequenceRenderers, untilAborted } from './flat/flatten.js';
 import { CONTAINER, GETTABLE, dataFactoryChild, parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';
@@ -217,6 +217,9 @@ export function sequence(ctx: RenderContext, data: unknown): Renderable {
   return tag;
 }
 
+// The flattener writes these itself when it can (lib/flat/flatten.ts, Flattener.sequence).
+setSequenceRenderers(sequence, Fragment.prototype.render_sequence);
+
 /** Fills the tag's slots from the data's keys (a plain object or Map). */
 export function mapping(ctx: RenderContext, data: unknown): Renderable {
   if (data === null || typeof data !== 'object' || isIterable(data) && !(data instanceof Map)) throw misuse(ctx, 'mapping', data, 'an object or Map whose keys fill the slots');
@@ -265,7 +268,8 @@ const WATCHED: unique symbol = Symbol('watchedRenderer');
  * per renderer, class and template position. The wrapper is made once per method.
  */
 function watchResult(fn: RenderFunction, name: string): RenderFunction {
-  if (PRODUCTION) return fn;
+  // The standard sequence renderer never answers undefined, and the flattener knows it by its identity.
+  if (PRODUCTION || fn === Fragment.prototype.render_sequence) return fn;
   const known = (fn as { [WATCHED]?: RenderFunction })[WATCHED];
   if (known !== undefined) return known;
   const watched = function (this: object, ctx: WovenContext, data: unknown): Renderable {

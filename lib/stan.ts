@@ -455,6 +455,8 @@ export class Compiled {
   patterns: Map<string, Found> | undefined = undefined;
   /** What the flattener writes in place for each part (lib/flat's `slotNames`), made on first use. */
   slotNames: readonly (string | null)[] | undefined = undefined;
+  /** How the flattener writes a sequence whose patterns are in this run (lib/flat's, opaque here), made on first use. */
+  sequence: unknown = undefined;
   constructor(readonly parts: readonly unknown[]) {
     this.hasTags = parts.some((p) => p instanceof Tag || (p instanceof Hole && p.value instanceof Tag) || Array.isArray(p));
   }

@@ -40,7 +40,7 @@ import {
   type Renderable,
 } from '../stan.js';
 import { FlattenerError, UnfilledSlot } from '../errors.js';
-import { GETTABLE, NOT_FOUND, callRenderer, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
+import { GETTABLE, NOT_FOUND, callRenderer, currentData, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
 
 /** Escaping modes of a frame. */
@@ -116,6 +116,7 @@ export function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 /** The fixed markup of one element name, checked once per name. */
 interface ElementMarkup {
+  readonly name: string;
   /** `<name`, to which attributes are added. */
   readonly open: string;
   /** `<name>` */
@@ -139,6 +140,7 @@ function elementMarkup(name: string): ElementMarkup {
     const emptyClose = VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`;
     const foreignRoot = name === 'svg' || name === 'math';
     m = {
+      name,
       open: '<' + name,
       openTag: `<${name}>`,
       close: `</${name}>`,
@@ -198,6 +200,58 @@ function rowProgram(t: Tag): RowProgram | null {
   }
   const plain = t.render !== undefined && t.macro === undefined && t.remember === undefined;
   return { tagName: t.tagName, m, head: head + '>', keys, values, run, plain };
+}
+
+/**
+ * The standard `sequence` renderer (lib/rend.ts registers its function and
+ * Fragment's `render_sequence` method): when a tag's renderer is one of
+ * them, the flattener writes the sequence itself (see `Flattener.sequence`).
+ */
+let sequenceRenderers: readonly Function[] = [];
+
+/** Registers the standard sequence renderers (lib/rend.ts, once). */
+export function setSequenceRenderers(...fns: Function[]): void {
+  sequenceRenderers = fns;
+}
+
+/**
+ * How a tag whose children are one precompiled run holding its patterns is
+ * written as a sequence: its open tag, and the markup of its `header` and
+ * `footer` patterns, which are static (no specials, no slots, nothing
+ * dynamic) and so the same in every render.
+ */
+interface SequenceProgram {
+  /** The tag's own markup, as for a row (its attributes, to see that a copy still has them). */
+  readonly own: RowProgram;
+  readonly headers: string;
+  readonly footers: string;
+}
+
+/** The markup of pattern `t` when it is static (see SequenceProgram), else null. */
+function staticMarkup(t: Tag): string | null {
+  if (t.render !== undefined || t.data !== undefined || t.macro !== undefined || t.remember !== undefined || t.key !== undefined || t.slotData !== null) return null;
+  const p = rowProgram(t);
+  if (p === null || !p.run.parts.every((x) => typeof x === 'string')) return null;
+  return p.head + (p.run.parts as string[]).join('') + p.m.close;
+}
+
+/** The sequence program of `t` (whose children are the run `run`), or null when its sequences are left to the renderer. */
+function sequenceProgram(t: Tag, run: Compiled): SequenceProgram | null {
+  const own = rowProgram(t);
+  if (own === null) return null;
+  let headers = '';
+  let footers = '';
+  for (const h of t.allPatterns('header')) {
+    const m = staticMarkup(h);
+    if (m === null) return null;
+    headers += m;
+  }
+  for (const h of t.allPatterns('footer')) {
+    const m = staticMarkup(h);
+    if (m === null) return null;
+    footers += m;
+  }
+  return { own, headers, footers };
 }
 
 /** The program for clones of pattern `k` of `found`, made the first time. */
@@ -655,7 +709,12 @@ class Flattener {
     ctx.tag = copy;
     this.current = t;
     this.renderer(spec, ctx, unseen);
-    const result = callRenderer(this.#rFn, ctx, this.#rOwner, this.#rDataOnly);
+    const fn = this.#rFn;
+    if ((fn === sequenceRenderers[0] || fn === sequenceRenderers[1]) && this.sequence(copy, ctx, f)) {
+      this.current = null;
+      return;
+    }
+    const result = callRenderer(fn, ctx, this.#rOwner, this.#rDataOnly);
     this.current = null;
     this.result(result, t, copy, ctx, f, program);
   }
@@ -702,6 +761,36 @@ class Flattener {
       return;
     }
     if (!this.primitive(result, f)) this.push([result], { ctx, mode: f.mode, tag: t, guard: f.guard, ns: f.ns });
+  }
+
+  /**
+   * The standard sequence renderer on `copy` (in `ctx`, met in `f`), written
+   * by the flattener: the same markup as rendering what `sequence()` answers,
+   * without making it. Answers false, having done nothing, where that would
+   * not be so simple (data that is not an array, no items, header or footer
+   * patterns that are not static, a tag whose content is not one run); the
+   * renderer is called then. One difference a renderer could see: the
+   * tag's copy keeps its patterns as children, where `sequence()` replaces them.
+   */
+  sequence(copy: Tag, ctx: WovenContext, f: Scope): boolean {
+    const children = copy.children;
+    const run = children.length === 1 ? children[0] : undefined;
+    if (!(run instanceof Compiled)) return false;
+    const data = currentData(ctx);
+    if (!Array.isArray(data) || data.length === 0) return false;
+    let p = run.sequence as SequenceProgram | null | undefined;
+    if (p === undefined) run.sequence = p = sequenceProgram(copy, run);
+    if (p === null || !fits(copy, p.own)) return false;
+    const { m, head } = p.own;
+    const cursor = copy.patternRows(data.slice()).rows();
+    const scope = childScope(copy, m, ctx, f.ns);
+    this.buf += head + p.headers;
+    const depth = this.stack.length;
+    this.rows(cursor, scope);
+    // Rows that left work on the stack go before the footers.
+    if (this.stack.length === depth && this.#pending === null) this.buf += p.footers + m.close;
+    else this.stack.splice(depth, 0, Frame.list([p.footers], scope, m.close, true));
+    return true;
   }
 
   /**
