@@ -203,6 +203,16 @@ function rowProgram(t: Tag): RowProgram | null {
 }
 
 /**
+ * The compiled paths: a sequence written by the flattener itself
+ * (`Flattener.sequence`) and rows written from their pattern's program
+ * (`Flattener.row`). Each must write exactly what the generic path (render
+ * every tag, call every renderer, `markup()`) writes; spec/compile.spec.ts
+ * renders a corpus both ways. `compiledPaths.on` is read when a render
+ * starts; the counters say how often each path was taken.
+ */
+export const compiledPaths = { on: true, sequences: 0, rows: 0 };
+
+/**
  * The standard `sequence` renderer (lib/rend.ts registers its function and
  * Fragment's `render_sequence` method): when a tag's renderer is one of
  * them, the flattener writes the sequence itself (see `Flattener.sequence`).
@@ -338,6 +348,9 @@ class Flattener {
   #kFn: Function = IGNORE;
   #kOwner: unknown = undefined;
   #kDataOnly = false;
+
+  /** Whether this render takes the compiled paths (see `compiledPaths`). */
+  readonly fast = compiledPaths.on;
 
   constructor(root: unknown, scope: Scope, readonly writer: Writer | null) {
     this.stack.push(Frame.list([root], scope));
@@ -586,7 +599,7 @@ class Flattener {
     for (let t = cursor.next(); t !== undefined; t = cursor.next()) {
       const depth = stack.length;
       const k = cursor.source;
-      const program = k < 0 ? null : programFor(cursor.rows.item, k);
+      const program = k < 0 || !this.fast ? null : programFor(cursor.rows.item, k);
       if (program === null) this.tag(t, f);
       else this.row(t, f, program);
       if (stack.length !== depth || this.#pending !== null) {
@@ -710,7 +723,7 @@ class Flattener {
     this.current = t;
     this.renderer(spec, ctx, unseen);
     const fn = this.#rFn;
-    if ((fn === sequenceRenderers[0] || fn === sequenceRenderers[1]) && this.sequence(copy, ctx, f)) {
+    if ((fn === sequenceRenderers[0] || fn === sequenceRenderers[1]) && this.fast && this.sequence(copy, ctx, f)) {
       this.current = null;
       return;
     }
@@ -754,6 +767,7 @@ class Flattener {
     if (result === copy && copy.render === undefined && copy.data === undefined && copy.macro === undefined && copy.pattern === undefined) {
       if (program === null || !fits(copy, program)) return this.markup(copy, ctx, f);
       // A sequence row as cloned: markup()'s work for its pattern was done once.
+      compiledPaths.rows++;
       const { m, run } = program;
       this.buf += program.head;
       const i = this.inPlace(run, ctx, m.close);
@@ -782,6 +796,7 @@ class Flattener {
     if (p === undefined) run.sequence = p = sequenceProgram(copy, run);
     if (p === null || !fits(copy, p.own)) return false;
     const { m, head } = p.own;
+    compiledPaths.sequences++;
     const cursor = copy.patternRows(data.slice()).rows();
     const scope = childScope(copy, m, ctx, f.ns);
     this.buf += head + p.headers;
