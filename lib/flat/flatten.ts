@@ -800,11 +800,11 @@ class Flattener {
     const cursor = copy.patternRows(data.slice()).rows();
     const scope = childScope(copy, m, ctx, f.ns);
     this.buf += head + p.headers;
-    const depth = this.stack.length;
+    // The footers and the end tag wait in a frame of the tag's scope, under
+    // the rows (rows that leave work on the stack go before them), as the
+    // generic path's frame of the tag's children does: an error names the tag.
+    this.stack.push(Frame.list([p.footers], scope, m.close, true));
     this.rows(cursor, scope);
-    // Rows that left work on the stack go before the footers.
-    if (this.stack.length === depth && this.#pending === null) this.buf += p.footers + m.close;
-    else this.stack.splice(depth, 0, Frame.list([p.footers], scope, m.close, true));
     return true;
   }
 
