@@ -53,11 +53,13 @@ export async function checkEquivalence(list: readonly Renderer[]): Promise<Map<s
 /** Pages per second of each renderer: median over interleaved rounds. */
 async function timeRenderers(list: readonly Renderer[], rounds: number, batchMs: number): Promise<number[]> {
   const counts: number[] = [];
-  // Warm-up doubles as calibration: each renderer runs until a batch takes batchMs.
+  // Warm-up first, long enough for the JIT to optimise each renderer's code
+  // (a count calibrated on cold code is far too small), then calibration: each
+  // renderer runs until a batch takes batchMs.
   for (const r of list) {
-    await timeBatch(r.render, 20);
-    counts.push(await calibrate(r.render, batchMs));
+    for (let spent = 0; spent < 3 * batchMs; ) spent += await timeBatch(r.render, 50);
   }
+  for (const r of list) counts.push(await calibrate(r.render, batchMs));
   const rates: number[][] = list.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < list.length; k++) {
