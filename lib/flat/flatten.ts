@@ -341,7 +341,8 @@ class Flattener {
   #rDataOnly = false;
   /**
    * The last renderer resolved for a tag whose fresh context nobody else has
-   * seen: its `render` special and the context its tag was met in.
+   * seen, kept for reuse: its `render` special, the context its tag was met
+   * in, and (#k) the function, its `this`, whether it takes the data alone.
    */
   #rSpec: unknown = undefined;
   #rParent: WovenContext | null = null;
@@ -751,7 +752,7 @@ class Flattener {
     this.#rFn = fn;
     this.#rOwner = owner(ctx);
     this.#rDataOnly = takesDataOnly(fn);
-    // One that others' contexts may change is not kept for reuse.
+    // One found for a context others have seen (and may have changed) is not kept for reuse.
     if (unseen) {
       this.#rSpec = spec;
       this.#rParent = ctx.parent;
