@@ -2,7 +2,7 @@
  * Render throughput of the standard page (bench/page.ts): nevow-ts from stan,
  * from the `html` template and from an XML template, against hand-written
  * string concatenation (the limit), React, Preact, Hono's `html`,
- * htm + vhtml, pug, eta and @kitajs/html, at 1000 rows and 10 rows, with
+ * htm + vhtml, pug, marko, eta and @kitajs/html, at 1000 rows and 10 rows, with
  * each nevow-ts form's ratio to each engine from the same run; plus the XML
  * template's load time.
  *
@@ -25,7 +25,7 @@ import { renderers, type Renderer } from './renderers.js';
 import { calibrate, fmt, isMain, median, table, timeBatch, type BenchReport, type RunOptions } from './util.js';
 
 /** The engines nevow-ts is compared with, one ratio column each (names as in bench/renderers.ts). */
-export const PEERS = ['pug', 'eta', '@kitajs/html', 'hono/html'] as const;
+export const PEERS = ['pug', 'marko', 'eta', '@kitajs/html', 'hono/html'] as const;
 
 export interface FlattenRow {
   name: string;

@@ -2,8 +2,8 @@
  * The standard page (bench/page.ts) in every renderer that is compared:
  * nevow-ts (stan, `html` template, XML template), hand-written string
  * concatenation, React, Preact, Hono's `html` helper, htm + vhtml, and the
- * compiling engines pug, eta and @kitajs/html (each template compiled once,
- * outside the timing, as their users do).
+ * compiling engines pug, marko, eta and @kitajs/html (each template compiled
+ * once, outside the timing, as their users do).
  *
  * Every renderer gets the same rows (made once, outside the timing) and must
  * produce equivalent HTML: see `assertEquivalent` in bench/equivalence.ts.
@@ -19,7 +19,12 @@ import vhtml from 'vhtml';
 import pug from 'pug';
 import { Eta } from 'eta';
 import * as kita from '@kitajs/html';
+import { compileSync as markoCompile } from '@marko/compiler';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DOCTYPE, FOOTER, TITLE, concatPage, nevowPages, type Row } from './page.js';
+import { ROOT } from './util.js';
 
 export { nodeEnv };
 
@@ -106,6 +111,26 @@ export function pugPage(rows: readonly Row[]): string {
   return pugTemplate({ rows, title: TITLE, footer: FOOTER });
 }
 
+/**
+ * marko 6: the page compiled once, for the server, optimised (as `marko build`
+ * would), into a module written beside this file (bench/.marko-page.mjs, not
+ * committed) so that its `marko/html` import resolves to the installed runtime.
+ */
+const MARKO_TEMPLATE = [
+  '<!DOCTYPE html>',
+  '<html><head><title>${input.title}</title></head><body><h1>${input.title}</h1><table>',
+  '<thead><tr><th>id</th><th>name</th><th>link</th><th>ok</th></tr></thead>',
+  "<for|row| of=input.rows><tr><td>${row.id}</td><td>${row.name}</td><td><a href=row.href>link</a></td><td>${row.ok ? 'yes' : 'no'}</td></tr></for>",
+  '<tfoot><tr><td colspan="4">${input.footer}</td></tr></tfoot></table></body></html>',
+].join('\n');
+const markoFile = path.join(ROOT, 'bench', '.marko-page.mjs');
+fs.writeFileSync(markoFile, markoCompile(MARKO_TEMPLATE, path.join(ROOT, 'bench', 'page.marko'), { output: 'html', modules: 'esm', optimize: true }).code);
+const markoTemplate = (await import(pathToFileURL(markoFile).href)).default as { render(input: unknown): { toString(): string } };
+
+export function markoPage(rows: readonly Row[]): string {
+  return markoTemplate.render({ rows, title: TITLE, footer: FOOTER }).toString();
+}
+
 /** eta: the page compiled once (`res +=` code, values escaped by `<%=`). */
 const eta = new Eta({ autoEscape: true });
 const etaTemplate = eta.compile(
@@ -159,6 +184,7 @@ export function renderers(rows: readonly Row[]): Renderer[] {
     { name: 'hono/html', render: () => honoPage(rows) },
     { name: 'htm + vhtml', render: () => vhtmlPage(rows) },
     { name: 'pug', render: () => pugPage(rows) },
+    { name: 'marko', render: () => markoPage(rows) },
     { name: 'eta', render: () => etaPage(rows) },
     { name: '@kitajs/html', render: () => kitaPage(rows) },
   ];
