@@ -86,6 +86,12 @@ class Corpus extends Page {
   data_mixed() {
     return [Promise.resolve({ id: 1, name: 'promised' }), () => ({ id: 2, name: 'from a function' }), { id: 3, name: 'plain' }];
   }
+  data_holes() {
+    return [undefined, null, 0, '', { id: 5, name: 'five' }];
+  }
+  render_show(_ctx: WovenContext, d: unknown) {
+    return Array.isArray(d) ? `a list of ${d.length}` : `item ${JSON.stringify(d)}`;
+  }
   data_nested() {
     return [{ id: 1, name: 'a', tags: ['x', 'y&z'] }, { id: 2, name: 'b', tags: [] }, { id: 3, name: 'c', tags: ['<w>'] }];
   }
@@ -213,6 +219,7 @@ const corpus: [string, Doc][] = [
   ['a sequence in each row of a sequence, with dividers', () => T.table({ render: directive('sequence'), data: directive('nested') }, T.tr({ pattern: 'item', render: directive('row') }, T.td(slot('name')), T.td(T.span({ render: directive('sequence'), data: directive('tags') }, T.i({ pattern: 'item', render: directive('tagText') }), T.b({ pattern: 'divider' }, ', '), T.em({ pattern: 'empty' }, 'none')))), T.tr({ pattern: 'divider' }, T.td('--')))],
   ['a sequence in SVG', () => new Tag('svg', {}, [new Tag('g', {}, [new Tag('text', { pattern: 'item' }, [slot('name')]).set({ render: directive('row') }), new Tag('desc', { pattern: 'footer' }, ['d'])]).set({ render: directive('sequence'), data: directive('rows') })])],
   ['row patterns with a key special and slot fillings of their own', () => T.ul({ render: directive('sequence'), data: directive('rows') }, new Tag('li', {}, [slot('id'), slot('own')]).fillSlots('own', ' own&').set({ pattern: 'item', key: 'k', render: directive('row') }))],
+  ['items that are undefined, null, 0 and empty', () => T.ul({ render: directive('sequence'), data: directive('holes') }, T.li({ pattern: 'item', render: directive('show') }, 'x'))],
   ['the same sequence tag twice in a document', () => { const t = T.p({ render: directive('sequence'), data: directive('rows') }, T.span({ pattern: 'item', render: directive('row') }, slot('id'))); return T.div(t, t); }],
   ['a sequence with a raw-text row pattern', () => T.div({ render: directive('sequence'), data: directive('rows') }, T.script({ pattern: 'item', render: directive('row') }, 'var n = ', slot('id'), ';'))],
   ['the html template form', () => html`<div class="x" render="sequence" data="rows"><p pattern="item" render="row" title=${slot('name')}><slot name="id" /></p></div>`],

@@ -817,7 +817,8 @@ class Flattener {
    */
   row(t: Tag, f: Scope, program: RowProgram): void {
     const data = t.data;
-    if (f.mode !== TEXT || !program.plain || typeof data === 'function'
+    // An undefined item is no data special at all (the renderer gets the data around it): tag()'s business.
+    if (f.mode !== TEXT || !program.plain || data === undefined || typeof data === 'function'
       || (data !== null && typeof data === 'object' && (data instanceof Directive || data instanceof Slot || GETTABLE in data || isThenable(data)))) {
       return this.tag(t, f, program);
     }
