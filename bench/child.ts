@@ -6,7 +6,7 @@
  *   child.ts server raw|cached|uncached <rows>   answers {port}, then {cpu} when sent {cmd: 'cpu'};
  *                                                serves until sent {cmd: 'stop'} or disconnected
  *   child.ts server stampede <rows>              also answers {cmd: 'renders'} and {cmd: 'expire'}
- *   child.ts memory <urls> <maxBytes>            answers the MemoryReport figures, exits
+ *   child.ts memory <urls> <maxBytes> [body|page]  answers the MemoryReport figures, exits
  */
 import http from 'node:http';
 import { MemoryCacheStore, NevowSite, T, directive, loaders } from '../lib/index.js';
@@ -69,7 +69,7 @@ if (what === 'server') {
   process.on('disconnect', () => void stop());
   process.send({ port });
 } else if (what === 'memory') {
-  const report = fillStore(Number(a), Number(b));
+  const report = fillStore(Number(a), Number(b), process.argv[5] === 'page' ? 'page' : 'body');
   process.send(report, () => process.exit(0));
 } else {
   throw new Error(`bench/child.ts: unknown task ${JSON.stringify(what)}`);

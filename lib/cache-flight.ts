@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
-import type { CacheEntry, CacheLock, CacheStore } from './cache.js';
+import { encodeOwn, ownBytes, type CacheEntry, type CacheLock, type CacheStore } from './cache.js';
 import { IRequest, type WovenContext } from './context.js';
 import type { BaseRequest } from './request.js';
 
@@ -380,7 +380,8 @@ const UNREPLAYABLE = new Set(['set-cookie', 'content-length', 'transfer-encoding
 export function entryFromResponse(html: string, request: BaseRequest, now: number, policy: CachePolicy, tags?: readonly string[]): CacheEntry | null {
   const h = request.responseHeaders;
   if (request.code !== 200 || h['set-cookie'] !== undefined || request.finished) return null;
-  const body = Buffer.from(html);
+  // Never a slice of node's Buffer pool: a stored slice would pin its whole slab.
+  const body = encodeOwn(html);
   const headers: Record<string, string> = {};
   for (const k in h) if (!UNREPLAYABLE.has(k)) headers[k] = String(h[k]);
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
@@ -392,8 +393,9 @@ export function entryFromResponse(html: string, request: BaseRequest, now: numbe
   if (tags !== undefined && tags.length > 0) entry.tags = [...new Set(tags)];
   if (body.length >= COMPRESS_MIN && headers['content-encoding'] === undefined) {
     // Made once here, never per hit: every later hit sends one of these.
-    entry.gzip = gzipSync(body);
-    entry.br = brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length } });
+    // zlib's output is a view into its 16 KB output chunk: copied out (ownBytes) to its own size.
+    entry.gzip = ownBytes(gzipSync(body));
+    entry.br = ownBytes(brotliCompressSync(body, { params: brotliParams(body.length) }));
     headers['vary'] = headers['vary'] === undefined ? 'Accept-Encoding' : headers['vary'] + ', Accept-Encoding';
   }
   return entry;
@@ -411,6 +413,19 @@ export const COMPRESS_MIN = 1024;
  * may cost more than a streaming encoder could afford).
  */
 const BROTLI_QUALITY = 9;
+
+/**
+ * Brotli settings for a stored body of `length` bytes. The window is sized
+ * to the body (2^10..2^24 bytes): with the default 4 MB window, quality 9
+ * sets up tables for the whole window on every call, about 6 ms for a 4 KB
+ * page against 0.13 ms with a fitting one, and the output is the same size,
+ * since a window that holds the whole body (a window is 2^lgwin − 16 bytes)
+ * can refer to all of it.
+ */
+function brotliParams(length: number): Record<number, number> {
+  const lgwin = Math.min(zlib.BROTLI_MAX_WINDOW_BITS, Math.max(zlib.BROTLI_MIN_WINDOW_BITS, Math.ceil(Math.log2(length + 16))));
+  return { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: length, [zlib.BROTLI_PARAM_LGWIN]: lgwin };
+}
 
 /** A stored page's encodings, most preferred first when the client's q-values tie. */
 export type ContentCoding = 'br' | 'gzip' | 'identity';

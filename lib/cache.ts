@@ -85,10 +85,64 @@ export interface LockingCacheStore<E = CacheEntry> extends CacheStore<E> {
   readonly lock: CacheLock<E>;
 }
 
-/** Rough bytes an entry holds beyond its body (key, headers, object). */
-function entryBytes(key: string, e: CacheEntry): number {
-  let n = e.body.length + (e.gzip?.length ?? 0) + (e.br?.length ?? 0) + key.length * 2 + 200;
-  for (const k in e.headers) n += k.length + e.headers[k]!.length;
+/**
+ * `buf` as a Buffer that owns exactly its bytes. A Buffer may be a view into
+ * a larger ArrayBuffer: those under 4 KB made by `Buffer.from` or
+ * `allocUnsafe` are slices of node's shared 8 KB pool, and zlib's sync
+ * output is a slice of its 16 KB output chunk. A stored view keeps the whole
+ * allocation alive (and a 400-byte gzip body pins 16 KB), so what a store
+ * keeps is copied into an allocation of its own size, outside the pool.
+ */
+export function ownBytes(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength) return buf;
+  const own = Buffer.allocUnsafeSlow(buf.byteLength);
+  buf.copy(own);
+  return own;
+}
+
+/** `s` in UTF-8, encoded straight into a Buffer of its own exact size (see `ownBytes`). */
+export function encodeOwn(s: string): Buffer {
+  const n = Buffer.byteLength(s);
+  const buf = Buffer.allocUnsafeSlow(n);
+  buf.write(s, 0, n, 'utf8');
+  return buf;
+}
+
+/** `e` with every buffer owning exactly its bytes: `e` itself when they already do. */
+export function ownedEntry(e: CacheEntry): CacheEntry {
+  const body = ownBytes(e.body);
+  const gzip = e.gzip && ownBytes(e.gzip);
+  const br = e.br && ownBytes(e.br);
+  if (body === e.body && gzip === e.gzip && br === e.br) return e;
+  const own: { -readonly [K in keyof CacheEntry]: CacheEntry[K] } = { ...e, body };
+  if (gzip !== undefined) own.gzip = gzip;
+  if (br !== undefined) own.br = br;
+  return own;
+}
+
+/**
+ * What one stored entry costs besides the bytes of its strings and buffers:
+ * the entry, headers and slot objects, the map's record, and for each Buffer
+ * its view, its ArrayBuffer and the native record of its backing store.
+ * Measured with node 20 on 20 000 stored entries after a full GC: about 360
+ * bytes of heap and 160 of native memory with a body only, and about 200 of
+ * heap and 150 of native memory more for each compressed variant.
+ */
+const ENTRY_OVERHEAD = 520;
+const BUFFER_OVERHEAD = 350;
+
+/**
+ * Bytes an entry holds, as accounted against `maxBytes`: every allocation
+ * its buffers keep alive (the whole ArrayBuffer, not just the view), its
+ * strings (key, headers, etag, tags: two bytes a character at worst) and
+ * the fixed cost of its objects.
+ */
+export function entryBytes(key: string, e: CacheEntry): number {
+  let n = ENTRY_OVERHEAD + e.body.buffer.byteLength + (key.length + e.etag.length) * 2;
+  if (e.gzip !== undefined) n += BUFFER_OVERHEAD + e.gzip.buffer.byteLength;
+  if (e.br !== undefined) n += BUFFER_OVERHEAD + e.br.buffer.byteLength;
+  for (const k in e.headers) n += (k.length + e.headers[k]!.length) * 2;
+  if (e.tags !== undefined) for (const t of e.tags) n += 16 + t.length * 2;
   return n;
 }
 
@@ -111,7 +165,7 @@ interface Slot {
 export interface MemoryCacheStoreOptions {
   /** At most this many entries (default 10 000). */
   maxEntries?: number;
-  /** At most about this many bytes of bodies, keys and headers (default 64 MB). */
+  /** At most about this many bytes of entries: buffers, keys, headers and objects (default 64 MB; see `entryBytes`). */
   maxBytes?: number;
   /** The clock, in ms (default Date.now; sinon fake timers replace it). */
   now?: () => number;
@@ -174,6 +228,9 @@ export class MemoryCacheStore implements CacheStore<CacheEntry> {
 
   set(key: string, entry: CacheEntry): void {
     this.delete(key);
+    // Kept buffers own exactly their bytes, so that an evicted entry frees
+    // whole allocations and a live one pins nothing of its neighbours'.
+    entry = ownedEntry(entry);
     const size = entryBytes(key, entry);
     if (size > this.maxBytes) return; // larger than the whole store: not cached
     this.#map.set(key, { entry, size, tick: ++this.#tick });
