@@ -27,7 +27,8 @@ import {
 import { RENDER, Tag, describeTag, xml, type Renderable, type RenderFunction } from './stan.js';
 import { PRODUCTION, checkFirstLoad, memberNames, warnOnce } from './check.js';
 import { suggestions } from './suggest.js';
-import { flattenFactory, flattenSync, isThenable, setSequenceRenderers, untilAborted } from './flat/flatten.js';
+import { flattenFactory, flattenSync, isThenable, untilAborted } from './flat/flatten.js';
+import { setSequenceRenderers } from './flat/programs.js';
 import { CONTAINER, GETTABLE, dataFactoryChild, parseDirective } from './accessors.js';
 import { MissingDocumentFactory, MissingRenderMethod, RenderTimeout } from './errors.js';
 import { findMember, findMethod } from './names.js';

@@ -17,7 +17,7 @@ import {
   WovenContext, PageContext, RequestContext, flattenFactory, flattenSync, FlattenerError,
   type Renderable, type RenderContext,
 } from '../lib/index.js';
-import { compiledPaths } from '../lib/flat/flatten.js';
+import { compiledPaths } from '../lib/flat/programs.js';
 import { FakeRequest } from '../lib/testutil.js';
 import { ItemsPage as BenchItemsPage, XML_TEMPLATE, htmlTree, makeRows, stanTree } from '../bench/page.js';
 import { AsyncPage } from '../demo/async.js';

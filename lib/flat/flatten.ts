@@ -18,7 +18,10 @@
  *
  * Modes are subclasses, not flags: `SyncFlattener` refuses to suspend
  * (flattenSync) and `Precompiler` keeps dynamic nodes instead of evaluating
- * them (precompile). Data and directive resolution live in lib/accessors.ts.
+ * them (precompile). Data and directive resolution live in lib/accessors.ts;
+ * escaping modes, namespaces and element markup in lib/flat/markup.ts; what
+ * the compiled paths of sequences work out once per template (row and
+ * sequence programs) in lib/flat/programs.ts.
  */
 import { IData, IMacroFactory, WovenContext } from '../context.js';
 import {
@@ -29,37 +32,20 @@ import {
   Entity,
   Hole,
   PatternRows,
-  RAW_TEXT_ELEMENTS,
   RowCursor,
   RENDER,
   Slot,
   Tag,
-  VOID_ELEMENTS,
   Xml,
-  type Found,
   type Renderable,
 } from '../stan.js';
 import { FlattenerError, UnfilledSlot } from '../errors.js';
 import { GETTABLE, NOT_FOUND, callRenderer, currentData, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
-
-/** Escaping modes of a frame. */
-export const TEXT = 0;
-export const ATTRIBUTE = 1;
-export const RAWTEXT = 2;
-
-/**
- * Namespaces, as the HTML parser sees them: HTML; inside `<svg>`/`<math>`
- * (foreign content, where `<script>`/`<style>` text is parsed for markup and
- * CDATA sections exist); and HTML again inside one of their integration
- * points (`<foreignObject>`, `<mtext>`, ...), where CDATA does not exist but
- * a script's text is, conservatively, still escaped.
- */
-export const HTML_NS = 0;
-export const FOREIGN_NS = 1;
-export const INTEGRATION_NS = 2;
-
-const INTEGRATION_POINTS: ReadonlySet<string> = new Set(['foreignObject', 'desc', 'title', 'mi', 'mo', 'mn', 'ms', 'mtext', 'annotation-xml']);
+import { ATTRIBUTE, FOREIGN_NS, HTML_NS, RAWTEXT, TEXT, elementMarkup, type ElementMarkup } from './markup.js';
+import {
+  compiledPaths, fits, isSequenceRenderer, programFor, sequenceProgram, slotNames, type RowProgram, type SequenceProgram,
+} from './programs.js';
 
 /** Where a frame writes. Frames are scopes; a child frame usually inherits its parent's. */
 interface Scope {
@@ -112,188 +98,6 @@ class Frame implements Scope {
 /** A promise, or anything else with a `then` method. */
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
-}
-
-/** The fixed markup of one element name, checked once per name. */
-interface ElementMarkup {
-  readonly name: string;
-  /** `<name`, to which attributes are added. */
-  readonly open: string;
-  /** `<name>` */
-  readonly openTag: string;
-  readonly close: string;
-  /** What ends an empty element after its attributes: ` />` or `></name>`. */
-  readonly emptyClose: string;
-  /** The whole of an empty element without attributes. */
-  readonly emptyElement: string;
-  /** `<script>` or `<style>`: raw text, but only in the HTML namespace. */
-  readonly rawText: boolean;
-  /** The namespace of its children, by the namespace it is in. */
-  readonly childNs: readonly [number, number, number];
-}
-const elements = new Map<string, ElementMarkup>();
-
-function elementMarkup(name: string): ElementMarkup {
-  let m = elements.get(name);
-  if (m === undefined) {
-    if (badName(name)) throw new TypeError(`invalid tag name ${JSON.stringify(name)}`);
-    const emptyClose = VOID_ELEMENTS.has(name) ? ' />' : `></${name}>`;
-    const foreignRoot = name === 'svg' || name === 'math';
-    m = {
-      name,
-      open: '<' + name,
-      openTag: `<${name}>`,
-      close: `</${name}>`,
-      emptyClose,
-      emptyElement: '<' + name + emptyClose,
-      rawText: RAW_TEXT_ELEMENTS.has(name),
-      childNs: foreignRoot ? [FOREIGN_NS, FOREIGN_NS, FOREIGN_NS]
-        : [HTML_NS, INTEGRATION_POINTS.has(name) ? INTEGRATION_NS : FOREIGN_NS, INTEGRATION_NS],
-    };
-    // Names come from code and templates, but a bound keeps a generator of names from growing the map.
-    if (elements.size < 1000) elements.set(name, m);
-  }
-  return m;
-}
-
-/**
- * How the clones of one sequence pattern are written when their renderer
- * answers the clone with its name, attributes and children as cloned (the
- * usual `return ctx.tag` after filling slots): the open tag is made once per
- * pattern, and the precompiled run of its children is written in place.
- */
-interface RowProgram {
-  readonly tagName: string;
-  readonly m: ElementMarkup;
-  /** The open tag, attributes included. */
-  readonly head: string;
-  /** The pattern's attribute names and values, in order, to see that a clone's are still the same. */
-  readonly keys: readonly string[];
-  readonly values: readonly unknown[];
-  readonly run: Compiled;
-  /**
-   * The pattern has a renderer and no special that needs more than a new
-   * context (macro, remember): its clones can take `row()`.
-   */
-  readonly plain: boolean;
-}
-
-/** The program of pattern `t`, or null when its clones are left to `markup` (not one precompiled run, raw text, an attribute that is not text). */
-function rowProgram(t: Tag): RowProgram | null {
-  const children = t.children;
-  const run = children.length === 1 ? children[0] : undefined;
-  if (!(run instanceof Compiled) || t.tagName === '') return null;
-  const m = elementMarkup(t.tagName);
-  if (m.rawText) return null;
-  let head = m.open;
-  const keys: string[] = [];
-  const values: unknown[] = [];
-  const attrs = t.attributes;
-  for (const k in attrs) {
-    const v = attrs[k];
-    keys.push(k);
-    values.push(v);
-    if (v === null || v === undefined) continue;
-    // markup() says what is wrong with a bad name or a dynamic value.
-    if (typeof v !== 'string' || badName(k)) return null;
-    head += ` ${k}="${escapeAttribute(v)}"`;
-  }
-  const plain = t.render !== undefined && t.macro === undefined && t.remember === undefined;
-  return { tagName: t.tagName, m, head: head + '>', keys, values, run, plain };
-}
-
-/**
- * The compiled paths: a sequence written by the flattener itself
- * (`Flattener.sequence`) and rows written from their pattern's program
- * (`Flattener.row`). Each must write exactly what the generic path (render
- * every tag, call every renderer, `markup()`) writes; spec/compile.spec.ts
- * renders a corpus both ways. `compiledPaths.on` is read when a render
- * starts; the counters say how often each path was taken.
- */
-export const compiledPaths = { on: true, sequences: 0, rows: 0 };
-
-/**
- * The standard `sequence` renderer (lib/rend.ts registers its function and
- * Fragment's `render_sequence` method): when a tag's renderer is one of
- * them, the flattener writes the sequence itself (see `Flattener.sequence`).
- */
-let sequenceRenderers: readonly Function[] = [];
-
-/** Registers the standard sequence renderers (lib/rend.ts, once). */
-export function setSequenceRenderers(...fns: Function[]): void {
-  sequenceRenderers = fns;
-}
-
-/**
- * How a tag whose children are one precompiled run holding its patterns is
- * written as a sequence: its open tag, and the markup of its `header` and
- * `footer` patterns, which are static (no specials, no slots, nothing
- * dynamic) and so the same in every render.
- */
-interface SequenceProgram {
-  /** The tag's own markup, as for a row (its attributes, to see that a copy still has them). */
-  readonly own: RowProgram;
-  readonly headers: string;
-  readonly footers: string;
-}
-
-/** The markup of pattern `t` when it is static (see SequenceProgram), else null. */
-function staticMarkup(t: Tag): string | null {
-  if (t.render !== undefined || t.data !== undefined || t.macro !== undefined || t.remember !== undefined || t.key !== undefined || t.slotData !== null) return null;
-  const p = rowProgram(t);
-  if (p === null || !p.run.parts.every((x) => typeof x === 'string')) return null;
-  return p.head + (p.run.parts as string[]).join('') + p.m.close;
-}
-
-/** The sequence program of `t` (whose children are the run `run`), or null when its sequences are left to the renderer. */
-function sequenceProgram(t: Tag, run: Compiled): SequenceProgram | null {
-  const own = rowProgram(t);
-  if (own === null) return null;
-  let headers = '';
-  let footers = '';
-  for (const h of t.allPatterns('header')) {
-    const m = staticMarkup(h);
-    if (m === null) return null;
-    headers += m;
-  }
-  for (const h of t.allPatterns('footer')) {
-    const m = staticMarkup(h);
-    if (m === null) return null;
-    footers += m;
-  }
-  return { own, headers, footers };
-}
-
-/** The program for clones of pattern `k` of `found`, made the first time. */
-function programFor(found: Found, k: number): RowProgram | null {
-  let p = found.programs[k] as RowProgram | null | undefined;
-  if (p === undefined) found.programs[k] = p = rowProgram(found.tags[k]!);
-  return p;
-}
-
-/** Whether clone `t` still has what program `p` was made from: name, attributes (in order) and children. */
-function fits(t: Tag, p: RowProgram): boolean {
-  const children = t.children;
-  if (t.tagName !== p.tagName || children.length !== 1 || children[0] !== p.run) return false;
-  const attrs = t.attributes;
-  const keys = p.keys;
-  let i = 0;
-  for (const k in attrs) {
-    if (k !== keys[i] || attrs[k] !== p.values[i]) return false;
-    i++;
-  }
-  return i === keys.length;
-}
-
-/**
- * For each part of a precompiled run, what `inPlace` does with it: '' for
- * markup (a string), the slot's name for a slot in text or an attribute
- * value that is one slot, null for anything else. Worked out once per run
- * (kept on it as `slotNames`).
- */
-function slotNames(parts: readonly unknown[]): readonly (string | null)[] {
-  return parts.map((p) => typeof p === 'string' ? '' : p instanceof Slot ? p.name
-    : p instanceof Hole && p.mode === ATTRIBUTE && p.value instanceof Slot ? p.value.name : null);
 }
 
 /** The scope of the children of element `t` (markup `m`) met in `ctx`, namespace `ns`. */
@@ -724,7 +528,7 @@ class Flattener {
     this.current = t;
     this.renderer(spec, ctx, unseen);
     const fn = this.#rFn;
-    if ((fn === sequenceRenderers[0] || fn === sequenceRenderers[1]) && this.fast && this.sequence(copy, ctx, f)) {
+    if (isSequenceRenderer(fn) && this.fast && this.sequence(copy, ctx, f)) {
       this.current = null;
       return;
     }
