@@ -63,19 +63,40 @@ export const ISite = iface<any>('ISite');
 
 const NOT_FOUND: unique symbol = Symbol('notFound');
 
+/**
+ * The small tables a context keeps (remembered objects, slot fillings past
+ * the fourth) are arrays of [key, value, key, value, …]: a few entries, where
+ * a scan of keys that are interned names or tokens beats hashing them. Keys
+ * are only ever at even places, so a value equal to a key is never taken for it.
+ */
+function pairValue(pairs: readonly unknown[] | undefined, key: unknown): unknown {
+  if (pairs !== undefined) for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1];
+  return NOT_FOUND;
+}
+
+/** Sets `key` to `value` in a pairs table (see `pairValue`), answering the table (a new one when there was none). */
+function setPair(pairs: unknown[] | undefined, key: unknown, value: unknown): unknown[] {
+  if (pairs === undefined) return [key, value];
+  let i = 0;
+  while (i < pairs.length && pairs[i] !== key) i += 2;
+  pairs[i] = key;
+  pairs[i + 1] = value;
+  return pairs;
+}
+
 /** One link of the context chain (nevow.context.WovenContext). */
 export class WovenContext {
   /** The outer context, or null at the root. */
   readonly parent: WovenContext | null;
   /** The tag this context was made for, if any. */
   tag: Tag | null;
-  // Both maps are created lazily: most links remember nothing. Data, which
-  // the flattener remembers on every tag with a `data` special, has a field
-  // of its own so that doing so allocates nothing.
-  // Remembered objects as [key, value, key, value, …]: a link remembers a few.
-  #remembered: unknown[] | undefined;
+  // Remembered objects, a pairs table (see `pairValue`) made on the first:
+  // most links remember nothing. Data, which the flattener remembers on every
+  // tag with a `data` special, has a field of its own so that doing so
+  // allocates nothing.
+  #remembered: unknown[] | undefined = undefined;
   // Slot fillings: the first four in fields of their own (a row renderer
-  // fills a handful: no array per row), the rest as [name, value, …].
+  // fills a handful: no array per row), the rest in a pairs table.
   #n0: string | undefined = undefined;
   #v0: unknown = undefined;
   #n1: string | undefined = undefined;
@@ -124,15 +145,7 @@ export class WovenContext {
     if (key === IData) {
       this.#hasData = true;
       this.#data = obj;
-    } else {
-      const r = this.#remembered;
-      if (r === undefined) this.#remembered = [key, obj];
-      else {
-        const i = r.indexOf(key);
-        if (i === -1) r.push(key, obj);
-        else r[i + 1] = obj;
-      }
-    }
+    } else this.#remembered = setPair(this.#remembered, key, obj);
     return this;
   }
 
@@ -164,9 +177,7 @@ export class WovenContext {
   /** What this link itself remembers for `key`, or NOT_FOUND. */
   #own(key: Interface<unknown>): unknown {
     if (key === IData) return this.#hasData ? this.#data : NOT_FOUND;
-    const r = this.#remembered;
-    if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1];
-    return NOT_FOUND;
+    return pairValue(this.#remembered, key);
   }
 
   /** Like `locate`, but returns `fallback` instead of throwing. */
@@ -176,8 +187,8 @@ export class WovenContext {
       return fallback;
     }
     for (let c: WovenContext | null = this; c !== null; c = c.parent) {
-      const r = c.#remembered;
-      if (r !== undefined) for (let i = 0; i < r.length; i += 2) if (r[i] === key) return r[i + 1] as T;
+      const v = pairValue(c.#remembered, key);
+      if (v !== NOT_FOUND) return v as T;
     }
     return fallback;
   }
@@ -197,16 +208,7 @@ export class WovenContext {
     } else if (this.#n3 === undefined || this.#n3 === name) {
       this.#n3 = name;
       this.#v3 = value;
-    } else {
-      const more = this.#more;
-      if (more === undefined) this.#more = [name, value];
-      else {
-        let i = 0;
-        while (i < more.length && more[i] !== name) i += 2;
-        more[i] = name;
-        more[i + 1] = value;
-      }
-    }
+    } else this.#more = setPair(this.#more, name, value);
     return this;
   }
 
@@ -216,9 +218,7 @@ export class WovenContext {
     if (this.#n1 === name) return this.#v1;
     if (this.#n2 === name) return this.#v2;
     if (this.#n3 === name) return this.#v3;
-    const more = this.#more;
-    if (more !== undefined) for (let i = 0; i < more.length; i += 2) if (more[i] === name) return more[i + 1];
-    return NOT_FOUND;
+    return pairValue(this.#more, name);
   }
 
   /**

@@ -42,7 +42,7 @@ import {
 import { FlattenerError, UnfilledSlot } from '../errors.js';
 import { GETTABLE, NOT_FOUND, callRenderer, currentData, owner, resolveData, resolveMacro, resolveRenderer, takesDataOnly, typeName } from '../accessors.js';
 import { badName, escapeAttribute, escapeText, guardCData, guardComment, RawTextGuard } from './escape.js';
-import { ATTRIBUTE, FOREIGN_NS, HTML_NS, RAWTEXT, TEXT, elementMarkup, type ElementMarkup } from './markup.js';
+import { ATTRIBUTE, FOREIGN_NS, HTML_NS, RAWTEXT, TEXT, elementMarkup, staticAttribute, type ElementMarkup } from './markup.js';
 import {
   compiledPaths, fits, isSequenceRenderer, programFor, sequenceProgram, slotNames, type RowProgram, type SequenceProgram,
 } from './programs.js';
@@ -598,7 +598,7 @@ class Flattener {
     const data = currentData(ctx);
     if (!Array.isArray(data) || data.length === 0) return false;
     let p = run.sequence as SequenceProgram | null | undefined;
-    if (p === undefined) run.sequence = p = sequenceProgram(copy, run);
+    if (p === undefined) run.sequence = p = sequenceProgram(copy);
     if (p === null || !fits(copy, p.own)) return false;
     const { m, head } = p.own;
     compiledPaths.sequences++;
@@ -660,9 +660,8 @@ class Flattener {
       if (v === null || v === undefined) continue;
       if (badName(k)) throw new TypeError(`invalid attribute name ${JSON.stringify(k)} on <${name}>`);
       open ??= m.open;
-      if (typeof v === 'string') open += ` ${k}="${escapeAttribute(v)}"`;
-      else if (typeof v === 'number') open += ` ${k}="${v}"`;
-      else if (typeof v === 'boolean') open += ` ${k}="${v ? 'true' : 'false'}"`;
+      const a = staticAttribute(k, v);
+      if (a !== null) open += a;
       else {
         (dynamic ??= []).push(open + ` ${k}="`, new Hole(ATTRIBUTE, name, v));
         open = '"';

@@ -4,7 +4,7 @@
  * and the fixed markup of each element name.
  */
 import { RAW_TEXT_ELEMENTS, VOID_ELEMENTS } from '../stan.js';
-import { badName } from './escape.js';
+import { badName, escapeAttribute } from './escape.js';
 
 /** Escaping modes of a frame. */
 export const TEXT = 0;
@@ -66,3 +66,14 @@ export function elementMarkup(name: string): ElementMarkup {
   return m;
 }
 
+/**
+ * ` name="value"` for an attribute whose value is text, a number or a
+ * boolean; null for any other value (a slot, a promise, a function...),
+ * which is written at render time. The name is checked by the caller.
+ */
+export function staticAttribute(name: string, v: unknown): string | null {
+  if (typeof v === 'string') return ` ${name}="${escapeAttribute(v)}"`;
+  if (typeof v === 'number') return ` ${name}="${v}"`;
+  if (typeof v === 'boolean') return ` ${name}="${v ? 'true' : 'false'}"`;
+  return null;
+}

@@ -15,8 +15,8 @@
  * writes; spec/compile.spec.ts renders a corpus both ways.
  */
 import { Compiled, Hole, Slot, type Found, type Tag } from '../stan.js';
-import { badName, escapeAttribute } from './escape.js';
-import { ATTRIBUTE, elementMarkup, type ElementMarkup } from './markup.js';
+import { badName } from './escape.js';
+import { ATTRIBUTE, elementMarkup, staticAttribute, type ElementMarkup } from './markup.js';
 
 /**
  * How the clones of one sequence pattern are written when their renderer
@@ -25,7 +25,7 @@ import { ATTRIBUTE, elementMarkup, type ElementMarkup } from './markup.js';
  * pattern, and the precompiled run of its children is written in place.
  */
 export interface RowProgram {
-  readonly tagName: string;
+  /** The pattern's element (its name is `m.name`). */
   readonly m: ElementMarkup;
   /** The open tag, attributes included. */
   readonly head: string;
@@ -56,12 +56,13 @@ function rowProgram(t: Tag): RowProgram | null {
     keys.push(k);
     values.push(v);
     if (v === null || v === undefined) continue;
-    // markup() says what is wrong with a bad name or a dynamic value.
-    if (typeof v !== 'string' || badName(k)) return null;
-    head += ` ${k}="${escapeAttribute(v)}"`;
+    // A bad name or a dynamic value is markup()'s to report or to write.
+    const a = badName(k) ? null : staticAttribute(k, v);
+    if (a === null) return null;
+    head += a;
   }
   const plain = t.render !== undefined && t.macro === undefined && t.remember === undefined;
-  return { tagName: t.tagName, m, head: head + '>', keys, values, run, plain };
+  return { m, head: head + '>', keys, values, run, plain };
 }
 
 /**
@@ -112,8 +113,8 @@ function staticMarkup(t: Tag): string | null {
   return p.head + (p.run.parts as string[]).join('') + p.m.close;
 }
 
-/** The sequence program of `t` (whose children are the run `run`), or null when its sequences are left to the renderer. */
-export function sequenceProgram(t: Tag, run: Compiled): SequenceProgram | null {
+/** The sequence program of `t` (whose children are one precompiled run), or null when its sequences are left to the renderer. */
+export function sequenceProgram(t: Tag): SequenceProgram | null {
   const own = rowProgram(t);
   if (own === null) return null;
   let headers = '';
@@ -141,7 +142,7 @@ export function programFor(found: Found, k: number): RowProgram | null {
 /** Whether clone `t` still has what program `p` was made from: name, attributes (in order) and children. */
 export function fits(t: Tag, p: RowProgram): boolean {
   const children = t.children;
-  if (t.tagName !== p.tagName || children.length !== 1 || children[0] !== p.run) return false;
+  if (t.tagName !== p.m.name || children.length !== 1 || children[0] !== p.run) return false;
   const attrs = t.attributes;
   const keys = p.keys;
   let i = 0;
